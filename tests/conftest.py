@@ -8,9 +8,14 @@ import tempfile
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ.setdefault("COMPAT_HOME", tempfile.mkdtemp(prefix="compat-test-home-"))
+os.environ["COMPAT_HOME"] = tempfile.mkdtemp(prefix="compat-test-home-")  # never the user's state
+
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/apputil.py
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +32,12 @@ def compat_home(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("COMPAT_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """One real app process (python app.py) for the tests that only read from it."""
+    from apputil import running_app
+
+    with running_app(tmp_path_factory.mktemp("app-home")) as app:
+        yield app

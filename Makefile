@@ -1,0 +1,49 @@
+# Two commands matter: `make run` (serve the app) and `make test` (set up and run the whole suite).
+# Both create .venv and install the pinned requirements once; a stamp file skips it next time.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test model data bench browser clean-venv
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(PY) app.py
+
+# Debian's chromium for the browser tests, installed when missing and we are root (never a downloaded
+# browser). Without it the browser tests skip on a developer machine and fail in CI (CI=true).
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian chromium for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "could not install chromium"; \
+	fi
+
+test: $(VENV)/.dev browser
+	$(PY) -m pytest
+
+# The shipped data set and the shipped fine-tuned model, both reproducible from a seed.
+data: $(VENV)/.runtime
+	$(PY) -m compat generate --out data --seed 0
+
+model: $(VENV)/.runtime
+	$(PY) -m compat train --data data --preset default --seed 0 --out assets/models/default
+
+bench: $(VENV)/.dev
+	$(PY) bench/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)

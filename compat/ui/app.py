@@ -1,0 +1,98 @@
+"""The Blocks app: one module per tab, each with `build(ctx)`, plus launch settings from the environment.
+
+Tab contract: a module compat/ui/<name>_tab.py defines `build(ctx: AppContext) -> None`; it is called
+inside `with gr.Tab(label, id=name)` and creates that tab's components and events. Shared things live
+on `ctx`: `ctx.tabs` (the gr.Tabs, select another tab with `gr.Tabs(selected="data")` as an output),
+`ctx.pair_focus` (a hidden Textbox: set it to a pair id to show that pair in the Data tab).
+Events meant for scripts get an `api_name` (CONVENTIONS.md); the others `api_visibility="private"`.
+Library work (models, store, runner) is imported inside the event functions so the page starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+TABS = [("Score", "score"), ("Data", "data"), ("Train", "train"), ("Explore", "explore")]
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
+
+
+@dataclass
+class AppContext:
+    """What the tabs share."""
+
+    tabs: gr.Tabs | None = None
+    pair_focus: gr.Textbox | None = None
+    extras: dict = field(default_factory=dict)
+
+
+def _build_tab(name: str, ctx: AppContext) -> None:
+    try:
+        module = importlib.import_module(f"compat.ui.{name}_tab")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"compat.ui.{name}_tab":
+            raise
+        gr.Markdown(f"The {name.title()} tab is coming: its issue has not landed yet.")
+        return
+    module.build(ctx)
+
+
+def build_app() -> gr.Blocks:
+    """The whole app, ready to launch."""
+    ctx = AppContext()
+    with gr.Blocks(title="compat — learn compatibility, not topic similarity") as app:
+        gr.Markdown(
+            "# compat\nAn embedding model that learns *relationship compatibility*, "
+            "not just topic similarity."
+        )
+        ctx.pair_focus = gr.Textbox(visible=False, elem_id="pair-focus")
+        with gr.Tabs() as ctx.tabs:
+            for label, name in TABS:
+                with gr.Tab(label, id=name):
+                    _build_tab(name, ctx)
+    return app
+
+
+def _auth() -> tuple[str, str] | None:
+    raw = os.environ.get("COMPAT_AUTH")
+    if not raw:
+        return None
+    user, sep, password = raw.partition(":")
+    if not sep or not user or not password:
+        raise SystemExit("COMPAT_AUTH must be user:password")
+    return user, password
+
+
+def _warm_up() -> None:
+    """Load the models in the background so the first Score click is quick; the page is up already."""
+    from compat.active import active_finetuned
+    from compat.models import load_model
+
+    for name in ("base", active_finetuned()):
+        if name:
+            try:
+                load_model(name)
+            except Exception as exc:  # the Score tab reports problems when used; start-up must not die
+                print(f"compat: could not preload model {name!r}: {exc}")
+
+
+def launch(host: str | None = None, port: int | None = None, *, block: bool = True) -> gr.Blocks:
+    """Serve the app on COMPAT_HOST:COMPAT_PORT (default 127.0.0.1:7860), login if COMPAT_AUTH is set."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    host = host or os.environ.get("COMPAT_HOST", DEFAULT_HOST)
+    port = int(port or os.environ.get("COMPAT_PORT", DEFAULT_PORT))
+    app = build_app()
+    app.queue(default_concurrency_limit=4)
+    app.launch(
+        server_name=host, server_port=port, auth=_auth(), prevent_thread_lock=True,
+        show_error=False, max_file_size="20mb", footer_links=["api", "settings"],
+    )
+    threading.Thread(target=_warm_up, daemon=True, name="compat-warm-up").start()
+    print(f"compat: serving on http://{host}:{port}", flush=True)
+    if block:
+        app.block_thread()
+    return app

@@ -1,0 +1,56 @@
+"""Score tab: two statements in, base and fine-tuned compatibility side by side."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+EXAMPLES = [
+    ["boy: I'd never date a smoker", "girl: I smoke a pack a day"],
+    ["girl: Weekends are pajamas and a good novel", "boy: I'd rather stay in than go clubbing"],
+    ["boy: I'm up at 5am for a run before work", "girl: I do my best thinking at 2am"],
+    ["girl: I want a big family someday", "boy: Kids are a hard no for me"],
+    ["boy: Every vacation I plan involves a mountain trail", "girl: Sleeping under the stars is my happy place"],
+]
+
+
+def score_pair(text_a: str, text_b: str) -> tuple[float | None, float | None, str, str]:
+    """Base cosine, fine-tuned cosine, the fine-tuned verdict, and a message; never raises to the UI."""
+    from compat.active import active_finetuned
+    from compat.scoring import score
+    from compat.text import StatementError
+
+    try:
+        base = score(text_a, text_b, "base")
+    except StatementError as exc:
+        return None, None, "", f"Cannot score: {exc}."
+    name = active_finetuned()
+    if name is None:
+        return round(base.cosine, 4), None, "", "No fine-tuned model yet: train one in the Train tab."
+    try:
+        tuned = score(text_a, text_b, name)
+    except Exception as exc:  # a broken run must not take the base score down with it
+        return round(base.cosine, 4), None, "", f"Fine-tuned model {name!r} failed: {exc}"
+    verdict = ""
+    if tuned.probability is not None:
+        verdict = f"{tuned.probability:.0%} compatible"
+    return round(base.cosine, 4), round(tuned.cosine, 4), verdict, f"Fine-tuned model: {name}"
+
+
+def build(ctx) -> None:
+    gr.Markdown(
+        "Type what two people say about themselves. The base model measures topic similarity; "
+        "the fine-tuned model should measure compatibility."
+    )
+    with gr.Row():
+        text_a = gr.Textbox(label="Person A", lines=2, max_length=5000, placeholder="boy: I love lazy Sundays")
+        text_b = gr.Textbox(label="Person B", lines=2, max_length=5000, placeholder="girl: Clubs drain me")
+    gr.Examples(EXAMPLES, inputs=[text_a, text_b], label="Example pairs (click one)")
+    button = gr.Button("Score", variant="primary")
+    with gr.Row():
+        base = gr.Number(label="Base model (cosine)", precision=4, interactive=False, elem_id="score-base")
+        tuned = gr.Number(label="Fine-tuned (cosine)", precision=4, interactive=False, elem_id="score-tuned")
+        verdict = gr.Textbox(label="Fine-tuned verdict", interactive=False, elem_id="score-verdict")
+    message = gr.Textbox(label="Message", interactive=False, elem_id="score-message")
+    outputs = [base, tuned, verdict, message]
+    button.click(score_pair, [text_a, text_b], outputs, api_name="score")
+    text_b.submit(score_pair, [text_a, text_b], outputs, api_visibility="private")

@@ -1,0 +1,75 @@
+"""The real app over HTTP: it starts, answers, scores through the named API, refuses bad input politely."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from apputil import browser_page, running_app
+
+
+def test_app_answers_and_scores_through_the_api(app_server):
+    from gradio_client import Client
+
+    client = Client(app_server.url, verbose=False)
+    base, tuned, verdict, message = client.predict("I love hiking", "I love hiking", api_name="/score")
+    assert base == pytest.approx(1.0, abs=1e-3)
+    base, *_ = client.predict("boy: I smoke a pack a day", "girl: I'd never date a smoker", api_name="/score")
+    assert isinstance(base, float) and -1 <= base <= 1
+
+
+@pytest.mark.parametrize("text_a, expect", [
+    ("", "statement A is empty"),
+    ("   \n ", "statement A is empty"),
+    ("x" * 5000, "limit"),
+])
+def test_bad_input_gets_a_message_not_a_traceback(app_server, text_a, expect):
+    from gradio_client import Client
+
+    base, tuned, verdict, message = Client(app_server.url, verbose=False).predict(
+        text_a, "I love hiking", api_name="/score")
+    assert base is None and expect in message and "Traceback" not in message
+
+
+def test_html_and_emoji_are_scored_as_plain_text(app_server):
+    from gradio_client import Client
+
+    base, *_ = Client(app_server.url, verbose=False).predict(
+        "<script>alert('x')</script> I love 🐶", "مرحبا I love dogs", api_name="/score")
+    assert isinstance(base, float)
+
+
+def test_login_is_required_when_compat_auth_is_set(tmp_path):
+    with running_app(tmp_path / "home", env={"COMPAT_AUTH": "ann:s3cret"}) as app:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and status is None:
+            try:
+                urllib.request.urlopen(app.url + "config", timeout=2)
+                status = 200
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            except OSError:
+                time.sleep(0.3)
+        assert status == 401
+        from gradio_client import Client
+
+        client = Client(app.url, auth=("ann", "s3cret"), verbose=False)
+        base, *_ = client.predict("I love hiking", "I love hiking", api_name="/score")
+        assert base == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.browser
+def test_browser_types_two_statements_and_sees_the_score(app_server):
+    with browser_page() as page:
+        page.goto(app_server.url)
+        page.get_by_label("Person A").fill("boy: I love lazy Sundays")
+        page.get_by_label("Person B").fill("girl: <b>Weekends</b> are pajamas and a good novel")
+        page.get_by_role("button", name="Score", exact=True).click()
+        base = page.locator("#score-base input")
+        page.wait_for_function("el => el.value !== ''", arg=base.element_handle(), timeout=60_000)
+        value = float(base.input_value())
+        assert -1 <= value <= 1
+        assert page.locator("b", has_text="Weekends").count() == 0  # shown as text, not markup
