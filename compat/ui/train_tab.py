@@ -1,0 +1,248 @@
+"""Train tab: pick data and settings, click Train, watch live loss and validation curves.
+
+The tab only asks the runner to start or stop a run and reads back what the run writes, every second,
+so a reload or a second tab shows the same job, and Score and Data stay usable while it trains.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from compat.progress import compare_figure, eval_figure, format_seconds, loss_figure, progress_of
+from compat.runner import (ACTIVE, RunnerBusy, default_runner, log_tail, read_events, read_json,
+                           store_snapshot, train_arguments)
+
+SOURCES = ["Current labels (label store)", "Shipped data set (data/)", "Uploaded file"]
+PRESETS = ["quick", "default", "thorough"]
+LOSSES = ["(preset)", "contrastive", "online_contrastive", "cosine", "cosent", "mnrl"]
+SETTINGS = ["preset", "quant4", "lora_r", "lora_alpha", "full", "loss", "epochs", "lr", "batch",
+            "instruction", "seed", "max_steps"]
+
+
+def _settings(values: dict) -> dict:
+    """UI values to runner settings; blank fields mean 'the preset decides'."""
+    loss = values.get("loss")
+    return {
+        "preset": values.get("preset") or "quick",
+        "quant": None if values.get("quant4") is None else ("4bit" if values["quant4"] else "none"),
+        "lora_r": values.get("lora_r"), "lora_alpha": values.get("lora_alpha"),
+        "full": bool(values.get("full")), "loss": None if loss in (None, "(preset)") else loss,
+        "epochs": values.get("epochs"), "lr": values.get("lr"), "batch": values.get("batch"),
+        "instruction": (values.get("instruction") or "").strip() or None,
+        "seed": values.get("seed"), "max_steps": values.get("max_steps"),
+    }
+
+
+def cli_command(source: str, file, *values) -> str:
+    """The equivalent command line, to copy."""
+    data = {SOURCES[0]: "<label snapshot>", SOURCES[1]: "data"}.get(source, Path(file).name if file else "FILE")
+    args = ["python", "-m", "compat", "train", "--data", data,
+            *train_arguments(_settings(dict(zip(SETTINGS, values))))]
+    return shlex.join(args)
+
+
+def start_training(source: str, file, *values) -> tuple[str, str]:
+    """Start a run in the background; returns (message, run id)."""
+    runner = default_runner()
+    settings = _settings(dict(zip(SETTINGS, values)))
+
+    def prepare(run_dir: Path) -> list[str]:
+        if source == SOURCES[0]:
+            return store_snapshot(run_dir)
+        if source == SOURCES[1]:
+            from compat.paths import DATA_DIR
+            return ["--data", str(DATA_DIR)]
+        if not file:
+            raise ValueError("choose a pair file to upload first")
+        target = run_dir / "uploaded.jsonl"
+        shutil.copyfile(file, target)
+        return ["--data", str(target)]
+
+    try:
+        run_id = runner.start(train_arguments(settings), prepare)
+    except (RunnerBusy, ValueError) as exc:
+        return f"Not started: {exc}", ""
+    return f"Started run {run_id}.", run_id
+
+
+def training_status(run_id: str = "") -> dict:
+    """Status, progress, loss points and final metrics of a run (the active or newest when no id)."""
+    runner = default_runner()
+    if not run_id:
+        current = runner.active() or next(iter(runner.runs()), None)
+        if current is None:
+            return {"run_id": None, "status": "none", "message": "no runs yet"}
+        run_id = current.run_id
+    try:
+        info = runner.info(run_id)
+    except (ValueError, OSError) as exc:
+        return {"run_id": run_id, "status": "unknown", "error": str(exc)}
+    p = progress_of(read_events(info.path))
+    return {
+        "run_id": run_id, "status": info.status, "error": info.error, "usable": info.usable,
+        "progress": p.fraction, "elapsed": p.elapsed, "eta": p.eta,
+        "steps": p.steps, "loss": p.loss, "eval_steps": p.eval_steps, "auc": p.auc, "cohen_d": p.cohen_d,
+        "metrics": read_json(info.path / "metrics.json"), "path": str(info.path),
+    }
+
+
+def stop_training(run_id: str = "") -> dict:
+    """Stop a run (the active one when no id); it saves at the next step and ends 'stopped'."""
+    runner = default_runner()
+    current = runner.info(run_id) if run_id else runner.active()
+    if current is None:
+        return {"run_id": None, "status": "none", "message": "nothing is running"}
+    info = runner.stop(current.run_id)
+    return {"run_id": info.run_id, "status": info.status, "message": "stop requested"}
+
+
+def _progress_html(status: dict) -> str:
+    # built from numbers and fixed words only: nothing a user typed is rendered as HTML
+    pct = int(100 * (status.get("progress") or 0))
+    return (f"<div style='border:1px solid #ccc;border-radius:4px;height:18px'><div style='width:{pct}%;"
+            f"height:100%;background:#4f8cff;border-radius:4px'></div></div><small>{pct}% · elapsed "
+            f"{format_seconds(status.get('elapsed'))} · remaining {format_seconds(status.get('eta'))}</small>")
+
+
+def _metrics_rows(metrics: dict | None) -> list[list]:
+    """Final metrics, fine-tuned beside base, one row per split and metric."""
+    rows = []
+    for split in ("validation", "test", "natural"):
+        block = (metrics or {}).get(split) or {}
+        tuned, base = block.get("model") or block.get("finetuned") or {}, block.get("base") or {}
+        for key in ("auc", "cohen_d", "accuracy", "f1", "recall_at_1"):
+            if key in tuned:
+                b = base.get(key)
+                rows.append([split, key, round(tuned[key], 4), None if b is None else round(b, 4),
+                             None if b is None else round(tuned[key] - b, 4)])
+    return rows
+
+
+def refresh(selected: str):
+    """Everything the live view shows for the selected run (or the active/newest one)."""
+    status = training_status(selected or "")
+    run_id = status.get("run_id")
+    if run_id is None:
+        empty = progress_of([])
+        return ("No runs yet: choose data and a preset, then click Train.", "", loss_figure(empty),
+                eval_figure(empty), "", [], gr.update(interactive=False), gr.update())
+    p = progress_of(read_events(Path(status["path"])))
+    headline = f"**Run {run_id}: {status['status']}**"
+    if status.get("error"):
+        headline += f" — {status['error'].splitlines()[-1][:300]}"
+    return (headline, _progress_html(status), loss_figure(p), eval_figure(p),
+            log_tail(Path(status["path"])), _metrics_rows(status.get("metrics")),
+            gr.update(interactive=bool(status.get("usable"))), gr.update())
+
+
+def runs_table() -> list[list]:
+    rows = []
+    for r in default_runner().runs():
+        config = read_json(r.path / "config.json", {}) or {}
+        test = ((read_json(r.path / "metrics.json", {}) or {}).get("test") or {})
+        tuned = test.get("model") or test.get("finetuned") or {}
+        rows.append([r.run_id, r.status, time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started or 0)),
+                     str(config.get("data", ""))[-40:], config.get("preset", ""), config.get("loss", ""),
+                     tuned.get("auc"), tuned.get("cohen_d")])
+    return rows
+
+
+def use_model(run_id: str) -> str:
+    from compat.active import set_active
+
+    try:
+        chosen = set_active(str(default_runner().run_dir(run_id)))
+    except Exception as exc:
+        return f"Cannot use run {run_id}: {exc}"
+    return f"Score and Explore now use the fine-tuned model of run {run_id} ({chosen})."
+
+
+def compare(run_ids: list[str]):
+    runner = default_runner()
+    return compare_figure({rid: progress_of(read_events(runner.run_dir(rid))) for rid in run_ids or []})
+
+
+def delete_run(run_id: str) -> str:
+    try:
+        default_runner().delete(run_id)
+    except (RunnerBusy, ValueError, OSError) as exc:
+        return f"Not deleted: {exc}"
+    return f"Deleted run {run_id}."
+
+
+def build(ctx) -> None:
+    default_runner().mark_interrupted()
+    with gr.Row():
+        with gr.Column(scale=2):
+            source = gr.Radio(SOURCES, value=SOURCES[0], label="Data")
+            file = gr.File(label="Pair file (JSONL)", file_types=[".jsonl"], type="filepath")
+            preset = gr.Radio(PRESETS, value="quick", label="Preset (quick: about a minute on this CPU)")
+            with gr.Accordion("Advanced settings (blank: the preset decides)", open=False):
+                with gr.Row():
+                    quant4 = gr.Checkbox(value=True, label="4-bit base (QLoRA)")
+                    full = gr.Checkbox(value=False, label="Full fine-tune (no LoRA)")
+                with gr.Row():
+                    lora_r = gr.Number(None, label="LoRA rank", precision=0)
+                    lora_alpha = gr.Number(None, label="LoRA alpha", precision=0)
+                    loss = gr.Dropdown(LOSSES, value="(preset)", label="Loss")
+                with gr.Row():
+                    epochs = gr.Number(None, label="Epochs")
+                    lr = gr.Number(None, label="Learning rate")
+                    batch = gr.Number(None, label="Batch size", precision=0)
+                with gr.Row():
+                    seed = gr.Number(None, label="Seed", precision=0)
+                    max_steps = gr.Number(None, label="Max steps (blank: all)", precision=0)
+                instruction = gr.Textbox(label="Instruction (blank: the default; 'none' for no prompt)")
+            command = gr.Code(label="The same run from a terminal", language="shell", interactive=False)
+            with gr.Row():
+                train = gr.Button("Train", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+            message = gr.Textbox(label="Message", interactive=False, elem_id="train-message")
+        with gr.Column(scale=3):
+            run_id = gr.Textbox(label="Run shown (blank: the current or newest)", elem_id="train-run-id")
+            headline = gr.Markdown(elem_id="train-headline")
+            bar = gr.HTML()
+            loss_plot = gr.Plot(label="Loss", elem_id="train-loss")
+            eval_plot = gr.Plot(label="Validation metrics")
+            results = gr.Dataframe(headers=["split", "metric", "fine-tuned", "base", "change"],
+                                   label="Final metrics", interactive=False)
+            use = gr.Button("Use this model", interactive=False)
+            log = gr.Code(label="Log (tail)", interactive=False)
+    with gr.Accordion("All runs", open=False):
+        table = gr.Dataframe(headers=["run", "status", "started", "data", "preset", "loss", "test AUC",
+                                      "test d"], interactive=False, value=runs_table)
+        with gr.Row():
+            chosen = gr.Dropdown([], multiselect=True, label="Runs to compare or delete")
+            compare_btn = gr.Button("Compare loss curves")
+            delete_btn = gr.Button("Delete selected")
+        compare_plot = gr.Plot()
+
+    inputs = [source, file, preset, quant4, lora_r, lora_alpha, full, loss, epochs, lr, batch,
+              instruction, seed, max_steps]
+    for component in inputs:
+        component.change(cli_command, inputs, command, api_visibility="private", show_progress="hidden")
+    train.click(start_training, inputs, [message, run_id], api_name="start_training")
+    stop.click(lambda rid: stop_training(rid).get("message", ""), run_id, message, api_visibility="private")
+    gr.api(training_status, api_name="training_status")
+    gr.api(stop_training, api_name="stop_training")
+
+    live = [headline, bar, loss_plot, eval_plot, log, results, use, run_id]
+    timer = gr.Timer(1.0)
+    timer.tick(refresh, run_id, live, api_visibility="private", show_progress="hidden")
+    use.click(lambda rid: use_model(rid or training_status("")["run_id"] or ""), run_id, message,
+              api_visibility="private")
+
+    def refresh_runs():
+        rows = runs_table()
+        return rows, gr.update(choices=[r[0] for r in rows])
+
+    compare_btn.click(compare, chosen, compare_plot, api_visibility="private")
+    delete_btn.click(lambda ids: "\n".join(delete_run(i) for i in ids or []), chosen, message,
+                     api_visibility="private").then(refresh_runs, None, [table, chosen], api_visibility="private")
+    gr.Timer(5.0).tick(refresh_runs, None, [table, chosen], api_visibility="private", show_progress="hidden")
