@@ -1,0 +1,58 @@
+"""A whole generated data set on disk: the three split files and metadata.json, written atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from compat.generator import stats
+from compat.generator.generate import GENERATOR_VERSION, generate
+from compat.generator.ontology import SPLITS, load_ontology
+from compat.pairs import atomic_write, write_pairs
+
+
+def build_metadata(splits: dict[str, list[dict]], n: int, seed: int, speakers: str, out_name: str) -> dict:
+    """Counts, diversity and held-out shares of a generated data set, plus how to regenerate it."""
+    onto = load_ontology()
+    command = f"python -m compat generate --out {out_name} --seed {seed}"
+    if n != 2800:
+        command += f" --n {n}"
+    if speakers != "boy,girl":
+        command += f" --speakers {speakers}"
+    test_only = sorted(t for t, trait in onto.traits.items() if trait.test_only)
+    return {
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "n": n,
+        "speakers": speakers,
+        "command": command,
+        "ontology": {
+            "traits": len(onto.traits),
+            "categories": sorted({t.category for t in onto.traits.values()}),
+            "phrasings": sum(len(ps) for t in onto.traits.values() for ps in t.phrasings.values()),
+            "antonym_pairs": len(onto.antonyms),
+            "related_pairs": len(onto.related),
+            "near_misses": len(onto.near_misses),
+            "test_only_traits": test_only,
+        },
+        "held_out": {
+            "test_statements_unseen_in_train": stats.unseen_share(splits["test"], splits["train"]),
+            "validation_statements_unseen_in_train": stats.unseen_share(splits["validation"], splits["train"]),
+            "test_pairs_with_test_only_traits": sum(
+                any(t in test_only for t in (p["trait_1"] + "+" + p["trait_2"]).split("+")) for p in splits["test"]
+            ),
+        },
+        "splits": {s: {**stats.counts(splits[s]), "diversity": stats.diversity(splits[s])} for s in SPLITS},
+        "diversity_all": stats.diversity([p for s in SPLITS for p in splits[s]]),
+    }
+
+
+def write_dataset(out: str | Path, n: int = 2800, seed: int = 0, speakers: str = "boy,girl") -> dict:
+    """Generate and write train/validation/test.jsonl and metadata.json into `out`; returns the metadata."""
+    out = Path(out)
+    splits = generate(n=n, seed=seed, speakers=speakers)
+    metadata = build_metadata(splits, n, seed, speakers, out.name or str(out))
+    for split in SPLITS:
+        write_pairs(out / f"{split}.jsonl", splits[split])
+    atomic_write(out / "metadata.json", json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
+    return metadata

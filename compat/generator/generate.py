@@ -1,0 +1,298 @@
+"""Building labelled pairs from the ontology: one recipe per pair type, balanced labels, held-out wording.
+
+Every pair's label comes from `rules.judge` on the preferences behind its two statements, so a pair's
+`explanation` is the rule that decided it. Each split draws only on its own phrasings (see
+`ontology.split_of`), and test-only traits appear in the test split alone.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from compat.generator.ontology import SPLITS, Ontology, Pref, load_ontology
+from compat.generator.rules import MATCH, VETO, Relation, judge, relate
+from compat.pairs import pair_key, validate_pair
+
+GENERATOR_VERSION = "1.0.0"
+SPLIT_SHARES = {"train": 5, "validation": 1, "test": 1}  # 2,800 pairs -> 2,000 / 400 / 400
+SPEAKER_PAIRINGS = {"mixed": (("boy", "girl"), ("girl", "boy"), ("boy", "boy"), ("girl", "girl"))}
+
+# Share of each label's pairs given to each pair type.
+MIX = {
+    1: {"compatible": 0.42, "subtle_mismatch": 0.10, "complex_compatible": 0.16, "judged": 0.14, "realistic": 0.18},
+    0: {"incompatible": 0.30, "dealbreaker": 0.16, "subtle_mismatch": 0.10, "complex_incompatible": 0.14,
+        "judged": 0.14, "realistic": 0.16},
+}
+# Single-preference rules behind the simple pair types, with their shares.
+SIMPLE_RULES = {
+    (1, "compatible"): {"same_stance": 0.3, "shared_dislike": 0.25, "related": 0.2, "related_dislike": 0.05,
+                        "dealbreaker_respected": 0.2},
+    (0, "incompatible"): {"opposite_stance": 0.6, "antonym": 0.4},
+    (0, "dealbreaker"): {"dealbreaker": 1.0},
+    (1, "subtle_mismatch"): {"antonym_agreement": 1.0},
+    (0, "subtle_mismatch"): {"near_miss": 1.0},
+    (1, "realistic"): {"same_stance": 0.35, "shared_dislike": 0.2, "related": 0.25, "antonym_agreement": 0.1,
+                       "dealbreaker_respected": 0.1},
+    (0, "realistic"): {"opposite_stance": 0.45, "antonym": 0.25, "dealbreaker": 0.2, "near_miss": 0.1},
+}
+_PROPER = {"I", "God", "Bible", "Vegas", "Netflix", "Catan", "Mario", "Monopoly", "Scrabble", "Dungeons", "Mercury",
+           "Leo", "Sunday", "Sundays", "Saturday", "Saturdays", "Friday", "Fridays", "Thursday", "Tuesday",
+           "January", "CrossFit", "PDA", "BBQ", "Pixar", "Kubrick", "Vape"}
+
+
+@dataclass
+class SplitIndex:
+    """Which preference pairs each rule links, among the preferences a split can phrase."""
+
+    by_rule: dict[str, list[tuple[Pref, Pref]]] = field(default_factory=dict)
+    partners: dict[Pref, dict[str, list[Pref]]] = field(default_factory=dict)
+    prefs: list[Pref] = field(default_factory=list)
+
+
+def build_index(onto: Ontology, split: str) -> SplitIndex:
+    """Relate every pair of phrasable preferences of `split` once, grouped by rule and by kind."""
+    index = SplitIndex()
+    index.prefs = [
+        (t, s) for t in onto.traits_in(split) for s in ("pos", "neg", "dealbreaker") if onto.phrasings(t, s, split)
+    ]
+    for i, a in enumerate(index.prefs):
+        for b in index.prefs[i:]:
+            rel = relate(onto, a, b)
+            if rel is None:
+                continue
+            index.by_rule.setdefault(rel.rule, []).append((a, b))
+            index.partners.setdefault(a, {}).setdefault(rel.kind, []).append(b)
+            if a != b:
+                index.partners.setdefault(b, {}).setdefault(rel.kind, []).append(a)
+    return index
+
+
+def _decap(text: str) -> str:
+    """Lower-case the first letter so a phrasing can follow a connector, keeping names and 'I'."""
+    first = re.split(r"[\s,']", text, maxsplit=1)[0]
+    if first in _PROPER or first.isupper() or not first[:1].isupper():
+        return text
+    return text[0].lower() + text[1:]
+
+
+def join_sentences(parts: list[str], rng: random.Random) -> str:
+    """One profile statement from several phrasings, with varied connectors."""
+    out = parts[0]
+    for part in parts[1:]:
+        ends = out[-1] in "!?."
+        style = rng.random()
+        if style < 0.5 or ends:
+            out = out + (" " if ends else ". ") + part
+        elif style < 0.65:
+            out = f"{out}. Also, {_decap(part)}"
+        elif style < 0.8:
+            out = f"{out}, and {_decap(part)}"
+        elif style < 0.9:
+            out = f"{out}. Oh, and {_decap(part)}"
+        else:
+            out = f"{out}; {_decap(part)}"
+    return out
+
+
+class PairBuilder:
+    """Makes pairs of one split: picks phrasings, speakers and preferences, and asks the judge."""
+
+    def __init__(self, onto: Ontology, split: str, rng: random.Random, speakers: str = "boy,girl"):
+        self.onto, self.split, self.rng = onto, split, rng
+        self.index = build_index(onto, split)
+        self.fillers = onto.fillers_in(split)
+        self.speakers = parse_speakers(speakers)
+        self.recipes: dict[str, Callable[[int], dict | None]] = {
+            "compatible": lambda y: self.simple(y, "compatible"),
+            "incompatible": lambda y: self.simple(y, "incompatible"),
+            "dealbreaker": lambda y: self.simple(y, "dealbreaker"),
+            "subtle_mismatch": lambda y: self.simple(y, "subtle_mismatch"),
+            "realistic": lambda y: self.simple(y, "realistic"),
+            "complex_compatible": lambda y: self.complex(y, "complex_compatible"),
+            "complex_incompatible": lambda y: self.complex(y, "complex_incompatible"),
+            "judged": lambda y: self.complex(y, "judged"),
+        }
+
+    def phrase(self, pref: Pref, avoid: set[str] = frozenset()) -> str:
+        options = [p for p in self.onto.phrasings(pref[0], pref[1], self.split) if p not in avoid]
+        return self.rng.choice(options or self.onto.phrasings(pref[0], pref[1], self.split))
+
+    def pick(self, shares: dict[str, float]) -> str:
+        names = sorted(shares)
+        return self.rng.choices(names, weights=[shares[n] for n in names])[0]
+
+    def simple(self, label: int, pair_type: str) -> dict | None:
+        """One preference on each side, linked by a rule that gives `label`."""
+        rule = self.pick(SIMPLE_RULES[label, pair_type])
+        candidates = self.index.by_rule.get(rule)
+        if not candidates:
+            return None
+        a, b = self.rng.choice(candidates)
+        if self.rng.random() < 0.5:
+            a, b = b, a
+        text_a = self.phrase(a)
+        text_b = self.phrase(b, avoid={text_a})
+        if text_a == text_b:
+            return None
+        if pair_type == "realistic":
+            text_a, text_b = self.with_filler(text_a, text_b)
+        return self.assemble([a], [b], text_a, text_b, label, pair_type)
+
+    def with_filler(self, text_a: str, text_b: str) -> tuple[str, str]:
+        """Embed statements in neutral profile sentences, like real bios."""
+        sides = self.rng.choice(((True, False), (False, True), (True, True)))
+        chosen = self.rng.sample(self.fillers, 2)
+        out = []
+        for text, add, filler in zip((text_a, text_b), sides, chosen):
+            if add:
+                text = join_sentences([filler, text] if self.rng.random() < 0.7 else [text, filler], self.rng)
+            out.append(text)
+        return out[0], out[1]
+
+    def complex(self, label: int, pair_type: str) -> dict | None:
+        """Two or three preferences per side; the judge decides, and the outcome must fit `pair_type`."""
+        k = self.rng.choice((2, 2, 3))
+        profile_a = self.profile(k)
+        if profile_a is None:
+            return None
+        if pair_type == "complex_compatible":
+            wants = ["match"] * k
+        elif pair_type == "complex_incompatible":
+            wants = ["conflict"] * k if self.rng.random() < 0.6 else ["veto"] + ["match"] * (k - 1)
+        else:
+            wants = ["match", "conflict"] + [self.rng.choice(("match", "conflict"))] * (k - 2)
+        self.rng.shuffle(wants)
+        profile_b: list[Pref] = []
+        for pref, want in zip(profile_a, wants):
+            options = [
+                q for q in self.index.partners.get(pref, {}).get(want, [])
+                if all(q[0] != p[0] for p in profile_b) and self.consistent(profile_b, q)
+            ]
+            if not options:
+                return None
+            profile_b.append(self.rng.choice(options))
+        verdict = judge(self.onto, profile_a, profile_b)
+        if verdict.label != label or classify(verdict) != pair_type:
+            return None
+        self.rng.shuffle(profile_b)
+        texts_a = [self.phrase(p) for p in profile_a]
+        texts_b = [self.phrase(p, avoid=set(texts_a)) for p in profile_b]
+        return self.assemble(
+            profile_a, profile_b, join_sentences(texts_a, self.rng), join_sentences(texts_b, self.rng),
+            label, pair_type, verdict=verdict,
+        )
+
+    def profile(self, k: int) -> list[Pref] | None:
+        """k preferences on distinct traits that do not contradict each other."""
+        chosen: list[Pref] = []
+        for _ in range(k * 6):
+            pref = self.rng.choice(self.index.prefs)
+            if pref[1] == "dealbreaker" and self.rng.random() < 0.6:
+                continue  # keep dealbreakers a minority of profile statements
+            if all(pref[0] != p[0] for p in chosen) and self.consistent(chosen, pref):
+                chosen.append(pref)
+                if len(chosen) == k:
+                    return chosen
+        return None
+
+    def consistent(self, profile: list[Pref], pref: Pref) -> bool:
+        """A person does not hold two preferences that clash with each other."""
+        for p in profile:
+            rel = relate(self.onto, p, pref)
+            if rel is not None and rel.kind != MATCH:
+                return False
+        return True
+
+    def assemble(self, prefs_a: list[Pref], prefs_b: list[Pref], text_a: str, text_b: str, label: int,
+                 pair_type: str, verdict=None) -> dict:
+        """The pair record; the judge's label must equal the label asked for."""
+        verdict = verdict or judge(self.onto, prefs_a, prefs_b)
+        if verdict.label != label:
+            raise AssertionError(f"rule gave {verdict.label} for a {pair_type} pair meant to be {label}")
+        decisive = max(verdict.relations, key=lambda r: (r.kind == VETO, r.weight))
+        speaker_a, speaker_b = self.rng.choice(self.speakers)
+        traits = (decisive.a[0], decisive.b[0])
+        return {
+            "text_1": f"{speaker_a}: {text_a}" if speaker_a else text_a,
+            "text_2": f"{speaker_b}: {text_b}" if speaker_b else text_b,
+            "label": label,
+            "category": max((self.onto.traits[t] for t in traits), key=lambda t: self.onto.tiers[t.tier]).category,
+            "subcategory": traits[0] if traits[0] == traits[1] else f"{traits[0]}_vs_{traits[1]}",
+            "pair_type": pair_type,
+            "explanation": verdict.explanation,
+            "split": self.split,
+            "rule": "judge" if len(verdict.relations) > 1 else decisive.rule,
+            "trait_1": "+".join(p[0] for p in prefs_a),
+            "trait_2": "+".join(p[0] for p in prefs_b),
+            "stance_1": "+".join(p[1] for p in prefs_a),
+            "stance_2": "+".join(p[1] for p in prefs_b),
+        }
+
+
+def classify(verdict) -> str:
+    """Pair type of a multi-preference verdict: all matches, clear conflict (or a veto), or mixed."""
+    kinds = {r.kind for r in verdict.relations}
+    if kinds == {MATCH}:
+        return "complex_compatible"
+    if MATCH not in kinds or VETO in kinds:
+        return "complex_incompatible"
+    return "judged"
+
+
+def parse_speakers(spec: str) -> tuple[tuple[str, str], ...]:
+    """'boy,girl' -> one pairing; 'mixed' -> any of boy/girl; 'none' -> no prefixes."""
+    if spec in SPEAKER_PAIRINGS:
+        return SPEAKER_PAIRINGS[spec]
+    if spec == "none":
+        return (("", ""),)
+    names = [s.strip() for s in spec.split(",")]
+    if len(names) != 2 or not all(re.fullmatch(r"[A-Za-z][\w'-]{0,30}", n) for n in names):
+        raise ValueError(f"speakers must be two names like 'boy,girl', or 'mixed' or 'none'; got {spec!r}")
+    return ((names[0], names[1]),)
+
+
+def split_sizes(n: int) -> dict[str, int]:
+    """How many of `n` pairs go to each split (5 : 1 : 1)."""
+    total = sum(SPLIT_SHARES.values())
+    train = round(n * SPLIT_SHARES["train"] / total)
+    validation = round(n * SPLIT_SHARES["validation"] / total)
+    return {"train": train, "validation": validation, "test": n - train - validation}
+
+
+def generate_split(onto: Ontology, split: str, n: int, seed: int, speakers: str = "boy,girl") -> list[dict]:
+    """`n` distinct pairs of one split, labels exactly balanced (n // 2 compatible), shuffled."""
+    rng = random.Random(f"compat-generator:{seed}:{split}")
+    builder = PairBuilder(onto, split, rng, speakers)
+    labels = [1] * (n // 2) + [0] * (n - n // 2)
+    pairs: list[dict] = []
+    seen: set[tuple[str, str]] = set()
+    for label in labels:
+        pair_type = builder.pick(MIX[label])
+        for attempt in range(300):
+            if attempt == 100:  # this type is exhausted in this split: let the others fill the slot
+                pair_type = None
+            pair = builder.recipes[pair_type or builder.pick(MIX[label])](label)
+            if pair is None:
+                continue
+            key = pair_key(pair)
+            if key not in seen:
+                break
+        else:
+            raise RuntimeError(f"could not make a new {split} pair with label {label}; ask for fewer pairs")
+        problem = validate_pair(pair)
+        if problem:
+            raise AssertionError(f"generated an invalid pair ({problem}): {pair}")
+        seen.add(key)
+        pairs.append(pair)
+    rng.shuffle(pairs)
+    return pairs
+
+
+def generate(n: int = 2800, seed: int = 0, speakers: str = "boy,girl", onto: Ontology | None = None) -> dict[str, list[dict]]:
+    """All three splits, `n` pairs in total; the same arguments always give the same pairs."""
+    onto = onto or load_ontology()
+    sizes = split_sizes(n)
+    return {split: generate_split(onto, split, sizes[split], seed, speakers) for split in SPLITS}

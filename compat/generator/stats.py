@@ -1,0 +1,48 @@
+"""What a generated data set contains: counts, vocabulary, distinct statements, held-out wording shares."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Iterable
+
+from compat.text import clean_statement
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def statements(pairs: Iterable[dict]) -> list[str]:
+    """Every statement of the pairs (speaker prefix removed), in order."""
+    return [clean_statement(p[k]) for p in pairs for k in ("text_1", "text_2")]
+
+
+def words(texts: Iterable[str]) -> set[str]:
+    """Distinct lower-cased words of the texts."""
+    return {w for t in texts for w in _WORD.findall(t.lower())}
+
+
+def diversity(pairs: list[dict]) -> dict:
+    """Distinct statements and words of one set of pairs."""
+    texts = statements(pairs)
+    return {
+        "statements": len(texts),
+        "distinct_statements": len(set(texts)),
+        "distinct_statement_share": round(len(set(texts)) / max(len(texts), 1), 4),
+        "distinct_words": len(words(texts)),
+    }
+
+
+def unseen_share(pairs: list[dict], seen_pairs: list[dict]) -> float:
+    """Share of the statements of `pairs` that never occur as a statement of `seen_pairs`."""
+    seen = {t.casefold() for t in statements(seen_pairs)}
+    texts = statements(pairs)
+    return round(sum(t.casefold() not in seen for t in texts) / max(len(texts), 1), 4)
+
+
+def counts(pairs: list[dict]) -> dict:
+    """Pairs by label, category, pair type and rule."""
+    def by(key: str) -> dict:
+        return dict(sorted(Counter(str(p.get(key)) for p in pairs).items()))
+
+    return {"n": len(pairs), "label": by("label"), "category": by("category"),
+            "pair_type": by("pair_type"), "rule": by("rule")}
