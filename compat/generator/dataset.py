@@ -20,6 +20,7 @@ def build_metadata(splits: dict[str, list[dict]], n: int, seed: int, speakers: s
     if speakers != "boy,girl":
         command += f" --speakers {speakers}"
     test_only = sorted(t for t, trait in onto.traits.items() if trait.test_only)
+    texts = {s: stats.statements(splits[s]) for s in SPLITS}
     return {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
@@ -36,14 +37,14 @@ def build_metadata(splits: dict[str, list[dict]], n: int, seed: int, speakers: s
             "test_only_traits": test_only,
         },
         "held_out": {
-            "test_statements_unseen_in_train": stats.unseen_share(splits["test"], splits["train"]),
-            "validation_statements_unseen_in_train": stats.unseen_share(splits["validation"], splits["train"]),
+            "test_statements_unseen_in_train": stats.unseen_share(texts["test"], texts["train"]),
+            "validation_statements_unseen_in_train": stats.unseen_share(texts["validation"], texts["train"]),
             "test_pairs_with_test_only_traits": sum(
                 any(t in test_only for t in (p["trait_1"] + "+" + p["trait_2"]).split("+")) for p in splits["test"]
             ),
         },
-        "splits": {s: {**stats.counts(splits[s]), "diversity": stats.diversity(splits[s])} for s in SPLITS},
-        "diversity_all": stats.diversity([p for s in SPLITS for p in splits[s]]),
+        "splits": {s: {**stats.counts(splits[s]), "diversity": stats.diversity(texts[s])} for s in SPLITS},
+        "diversity_all": stats.diversity([t for s in SPLITS for t in texts[s]]),
     }
 
 

@@ -7,6 +7,7 @@ Every pair's label comes from `rules.judge` on the preferences behind its two st
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Callable
 
 from compat.generator.ontology import SPLITS, Ontology, Pref, load_ontology
 from compat.generator.rules import MATCH, VETO, Relation, judge, relate
-from compat.pairs import pair_key, validate_pair
+from compat.pairs import validate_pair
 
 GENERATOR_VERSION = "1.0.0"
 SPLIT_SHARES = {"train": 5, "validation": 1, "test": 1}  # 2,800 pairs -> 2,000 / 400 / 400
@@ -52,21 +53,33 @@ class SplitIndex:
     prefs: list[Pref] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=4)
+def all_relations(onto: Ontology) -> tuple[tuple[Pref, Pref, Relation], ...]:
+    """Every related pair of preferences of the ontology (each unordered pair once)."""
+    prefs = [(t, s) for t, trait in onto.traits.items() for s in ("pos", "neg", "dealbreaker") if s in trait.phrasings]
+    found = []
+    for i, a in enumerate(prefs):
+        for b in prefs[i:]:
+            rel = relate(onto, a, b)
+            if rel is not None:
+                found.append((a, b, rel))
+    return tuple(found)
+
+
 def build_index(onto: Ontology, split: str) -> SplitIndex:
-    """Relate every pair of phrasable preferences of `split` once, grouped by rule and by kind."""
+    """The related preference pairs that `split` can phrase, grouped by rule and by kind."""
     index = SplitIndex()
     index.prefs = [
         (t, s) for t in onto.traits_in(split) for s in ("pos", "neg", "dealbreaker") if onto.phrasings(t, s, split)
     ]
-    for i, a in enumerate(index.prefs):
-        for b in index.prefs[i:]:
-            rel = relate(onto, a, b)
-            if rel is None:
-                continue
-            index.by_rule.setdefault(rel.rule, []).append((a, b))
-            index.partners.setdefault(a, {}).setdefault(rel.kind, []).append(b)
-            if a != b:
-                index.partners.setdefault(b, {}).setdefault(rel.kind, []).append(a)
+    usable = set(index.prefs)
+    for a, b, rel in all_relations(onto):
+        if a not in usable or b not in usable:
+            continue
+        index.by_rule.setdefault(rel.rule, []).append((a, b))
+        index.partners.setdefault(a, {}).setdefault(rel.kind, []).append(b)
+        if a != b:
+            index.partners.setdefault(b, {}).setdefault(rel.kind, []).append(a)
     return index
 
 
@@ -229,6 +242,8 @@ class PairBuilder:
             "trait_2": "+".join(p[0] for p in prefs_b),
             "stance_1": "+".join(p[1] for p in prefs_a),
             "stance_2": "+".join(p[1] for p in prefs_b),
+            "_a": text_a,  # the bare statements, for duplicate detection; removed before the pair is kept
+            "_b": text_b,
         }
 
 
@@ -269,15 +284,17 @@ def generate_split(onto: Ontology, split: str, n: int, seed: int, speakers: str 
     labels = [1] * (n // 2) + [0] * (n - n // 2)
     pairs: list[dict] = []
     seen: set[tuple[str, str]] = set()
+    exhausted: set[tuple[int, str]] = set()  # (label, type) that kept failing: this split has run out of them
     for label in labels:
-        pair_type = builder.pick(MIX[label])
+        mix = {t: w for t, w in MIX[label].items() if (label, t) not in exhausted} or MIX[label]
+        pair_type = builder.pick(mix)
         for attempt in range(300):
-            if attempt == 100:  # this type is exhausted in this split: let the others fill the slot
-                pair_type = None
-            pair = builder.recipes[pair_type or builder.pick(MIX[label])](label)
+            if attempt == 30:
+                exhausted.add((label, pair_type))
+            pair = builder.recipes[pair_type if attempt < 30 else builder.pick(mix)](label)
             if pair is None:
                 continue
-            key = pair_key(pair)
+            key = tuple(sorted((pair.pop("_a").casefold(), pair.pop("_b").casefold())))
             if key not in seen:
                 break
         else:

@@ -16,7 +16,7 @@ ONTOLOGY_PATH = Path(__file__).with_name("ontology.yaml")
 STANCES = ("pos", "neg", "dealbreaker")
 SPLITS = ("train", "validation", "test")
 MIN_PHRASINGS = 10  # per pos / neg stance
-MIN_DEALBREAKERS = 5
+MIN_DEALBREAKERS = 10
 
 Pref = tuple[str, str]  # (trait id, stance)
 
@@ -61,7 +61,7 @@ class NearMiss:
     why: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity, so rules can cache per ontology
 class Ontology:
     """All traits, their relations, the importance tiers and the neutral filler sentences."""
 

@@ -7,6 +7,7 @@ between two profiles of one to three preferences: dealbreakers > values > lifest
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -41,6 +42,7 @@ class Verdict:
     explanation: str
 
 
+@functools.lru_cache(maxsize=65536)
 def relate(onto: Ontology, a: Pref, b: Pref) -> Relation | None:
     """The rule linking preference `a` (one person) and `b` (the other), or None when unrelated."""
     found = _relate_ordered(onto, a, b)

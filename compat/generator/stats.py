@@ -21,9 +21,8 @@ def words(texts: Iterable[str]) -> set[str]:
     return {w for t in texts for w in _WORD.findall(t.lower())}
 
 
-def diversity(pairs: list[dict]) -> dict:
-    """Distinct statements and words of one set of pairs."""
-    texts = statements(pairs)
+def diversity(texts: list[str]) -> dict:
+    """Distinct statements and words among `texts` (the statements of a set of pairs)."""
     return {
         "statements": len(texts),
         "distinct_statements": len(set(texts)),
@@ -32,10 +31,9 @@ def diversity(pairs: list[dict]) -> dict:
     }
 
 
-def unseen_share(pairs: list[dict], seen_pairs: list[dict]) -> float:
-    """Share of the statements of `pairs` that never occur as a statement of `seen_pairs`."""
-    seen = {t.casefold() for t in statements(seen_pairs)}
-    texts = statements(pairs)
+def unseen_share(texts: list[str], seen_texts: list[str]) -> float:
+    """Share of `texts` that never occur among `seen_texts` (case-insensitive)."""
+    seen = {t.casefold() for t in seen_texts}
     return round(sum(t.casefold() not in seen for t in texts) / max(len(texts), 1), 4)
 
 
