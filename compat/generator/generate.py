@@ -41,7 +41,7 @@ SIMPLE_RULES = {
 }
 _PROPER = {"I", "God", "Bible", "Vegas", "Netflix", "Catan", "Mario", "Monopoly", "Scrabble", "Dungeons", "Mercury",
            "Leo", "Sunday", "Sundays", "Saturday", "Saturdays", "Friday", "Fridays", "Thursday", "Tuesday",
-           "January", "CrossFit", "PDA", "BBQ", "Pixar", "Kubrick", "Vape"}
+           "January", "CrossFit", "PDA", "BBQ", "Pixar", "Kubrick", "Super", "Trump", "Juul", "Louvre"}
 
 
 @dataclass
