@@ -167,7 +167,7 @@ class PairBuilder:
 
     def complex(self, label: int, pair_type: str) -> dict | None:
         """Two or three preferences per side; the judge decides, and the outcome must fit `pair_type`."""
-        k = self.rng.choice((2, 2, 3))
+        k = self.rng.choice((2, 3, 3) if pair_type == "judged" else (2, 2, 3))
         profile_a = self.profile(k)
         if profile_a is None:
             return None
@@ -175,9 +175,14 @@ class PairBuilder:
             wants = ["match"] * k
         elif pair_type == "complex_incompatible":
             wants = ["conflict"] * k if self.rng.random() < 0.6 else ["veto"] + ["match"] * (k - 1)
-        else:
-            wants = ["match", "conflict"] + [self.rng.choice(("match", "conflict"))] * (k - 2)
+        else:  # mixed; with three, the majority leans toward the label asked for (the weights still decide)
+            wants = ["match", "conflict"] + ["match" if label == 1 else "conflict"] * (k - 2)
         self.rng.shuffle(wants)
+        if "veto" in wants:  # the veto goes where a dealbreaker can apply, or the profile clashes outright
+            can_veto = [i for i, p in enumerate(profile_a) if self.index.partners.get(p, {}).get(VETO)]
+            wants = ["match"] * k if can_veto else ["conflict"] * k
+            if can_veto:
+                wants[self.rng.choice(can_veto)] = "veto"
         profile_b: list[Pref] = []
         for pref, want in zip(profile_a, wants):
             options = [
