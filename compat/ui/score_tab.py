@@ -36,6 +36,35 @@ def score_pair(text_a: str, text_b: str) -> tuple[float | None, float | None, st
     return round(base.cosine, 4), round(tuned.cosine, 4), verdict, f"Fine-tuned model: {name}"
 
 
+def store_statements() -> list[str]:
+    """Every distinct statement in the label store (seeded from the shipped data on first use)."""
+    from compat.store import LabelStore
+
+    store = LabelStore()
+    store.ensure_seeded()
+    seen: dict[str, None] = {}
+    for row in store.rows():
+        seen.setdefault(row.text_1)
+        seen.setdefault(row.text_2)
+    return list(seen)
+
+
+def find_matches(statement: str) -> tuple[list[list], str]:
+    """The 5 statements in the store most compatible with `statement`, by the fine-tuned model."""
+    from compat.active import active_finetuned
+    from compat.matching import top_matches
+    from compat.text import StatementError
+
+    name = active_finetuned() or "base"
+    try:
+        matches = top_matches(name, statement, store_statements(), k=5)
+    except StatementError as exc:
+        return [], f"Cannot match: {exc}."
+    rows = [[text, round(cos, 4), "" if p is None else f"{p:.0%}"] for text, cos, p in matches]
+    note = "" if name != "base" else " (no fine-tuned model yet: these are topic matches from the base model)"
+    return rows, f"Top {len(rows)} of the label store's statements by model {name}{note}."
+
+
 def build(ctx) -> None:
     gr.Markdown(
         "Type what two people say about themselves. The base model measures topic similarity; "
@@ -54,3 +83,10 @@ def build(ctx) -> None:
     outputs = [base, tuned, verdict, message]
     button.click(score_pair, [text_a, text_b], outputs, api_name="score")
     text_b.submit(score_pair, [text_a, text_b], outputs, api_visibility="private")
+
+    with gr.Accordion("Who fits Person A? Matches from the label store", open=False):
+        match_button = gr.Button("Find matches for Person A")
+        matches = gr.Dataframe(headers=["statement", "cosine", "compatible"], interactive=False,
+                               elem_id="score-matches")
+        match_note = gr.Textbox(label="About these matches", interactive=False)
+    match_button.click(find_matches, text_a, [matches, match_note], api_name="match")
