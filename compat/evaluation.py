@@ -1,0 +1,270 @@
+"""Evaluate one model on a list of pairs: the CONVENTIONS.md statistics, breakdowns, clustering quality.
+
+Statements are embedded once each (a statement in several pairs is embedded once) through
+compat.projection.cached_embeddings, i.e. CompatModel.embed with its prompt, cached by (model, data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from compat.metrics import best_threshold, check_pairs, pair_metrics, recall_at_k
+from compat.text import clean_statement
+
+RECALL_KS = (1, 5, 10)
+BREAKDOWN_FIELDS = ("category", "pair_type")
+STATEMENT_FIELDS = ("category", "subcategory", "stance")
+MISSING = "(none)"
+SILHOUETTE_SAMPLE = 5000  # silhouette is O(n^2): larger sets are sampled (with a fixed seed)
+
+
+@dataclass
+class PairEmbeddings:
+    """Each distinct statement of a pair list embedded once, and where each pair's halves are."""
+
+    statements: list[str]  # distinct cleaned statements, first-seen order
+    index_1: np.ndarray  # pair i's text_1 is statements[index_1[i]]
+    index_2: np.ndarray
+    embeddings: np.ndarray  # (len(statements), dim), L2-normalised
+
+    def similarities(self) -> np.ndarray:
+        """Cosine similarity of each pair's two statements."""
+        a, b = self.embeddings[self.index_1], self.embeddings[self.index_2]
+        return np.clip(np.einsum("ij,ij->i", a, b), -1.0, 1.0).astype(np.float64)
+
+
+@dataclass
+class Evaluation:
+    """One model on one pair list: the metrics plus what the figures need."""
+
+    model: object  # compat.models.CompatModel
+    pairs: list[dict]
+    similarities: np.ndarray
+    labels: np.ndarray
+    embedded: PairEmbeddings
+    metrics: dict
+
+    @property
+    def model_name(self) -> str:
+        return self.model.name
+
+    @property
+    def display_name(self) -> str:
+        return short_model_name(self.model.name)
+
+
+def short_model_name(name: str) -> str:
+    """A model name fit for a legend: `base`/`default`/run id as they are, a path by its last part(s)."""
+    parts = [p for p in str(name).replace("\\", "/").split("/") if p]
+    if len(parts) <= 1:
+        return str(name)
+    if parts[-1].lower() in {"model", "adapter", "merged", "final", "output"} and len(parts) >= 2:
+        return "/".join(parts[-2:])
+    return parts[-1]
+
+
+def _load(model):
+    if isinstance(model, str):
+        from compat.models import load_model
+
+        return load_model(model)
+    return model
+
+
+def distinct_statements(pairs: Sequence[dict]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(distinct cleaned statements, index of each pair's text_1, index of each pair's text_2)."""
+    position: dict[str, int] = {}
+    idx = np.empty((2, len(pairs)), dtype=np.int64)
+    for i, pair in enumerate(pairs):
+        for side, key in enumerate(("text_1", "text_2")):
+            text = clean_statement(pair[key], field=f"pair {i} field {key!r}")
+            idx[side, i] = position.setdefault(text, len(position))
+    return list(position), idx[0], idx[1]
+
+
+def embed_pairs(model, pairs: Sequence[dict]) -> PairEmbeddings:
+    """Embed every distinct statement of `pairs` once (cached on disk by model and data)."""
+    from compat.projection import cached_embeddings
+
+    statements, i1, i2 = distinct_statements(pairs)
+    return PairEmbeddings(statements, i1, i2, cached_embeddings(model, statements))
+
+
+def labels_of(pairs: Sequence[dict]) -> np.ndarray:
+    return np.array([int(p["label"]) for p in pairs], dtype=np.int8)
+
+
+def group_metrics(similarities: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
+    """Statistics of one group of pairs at a fixed threshold; separation figures only with both classes.
+
+    Always: n, n_compatible, n_incompatible, mean_similarity, accuracy (share on the right side of the
+    threshold). With both classes: also auc, cohen_d, margin, f1, mean_compatible, mean_incompatible.
+    """
+    s, y = np.asarray(similarities, dtype=np.float64), np.asarray(labels)
+    out = {
+        "n": int(s.size),
+        "n_compatible": int((y == 1).sum()),
+        "n_incompatible": int((y == 0).sum()),
+        "mean_similarity": float(s.mean()),
+        "accuracy": float(np.mean((s >= threshold) == (y == 1))),
+    }
+    if 0 < out["n_compatible"] < s.size:
+        full = pair_metrics(s, y, threshold)
+        out.update({k: full[k] for k in ("auc", "cohen_d", "margin", "f1", "mean_compatible",
+                                         "mean_incompatible")})
+    return out
+
+
+def breakdown(pairs: Sequence[dict], similarities: np.ndarray, labels: np.ndarray, field: str,
+              threshold: float) -> dict[str, dict]:
+    """group_metrics for each value of `field` (pairs without it grouped as "(none)"), largest first."""
+    values = np.array([str(p.get(field) or MISSING) for p in pairs], dtype=object)
+    groups = {v: np.flatnonzero(values == v) for v in dict.fromkeys(values.tolist())}
+    ordered = sorted(groups.items(), key=lambda kv: (-kv[1].size, kv[0]))
+    return {v: group_metrics(similarities[idx], labels[idx], threshold) for v, idx in ordered}
+
+
+def statement_attributes(pairs: Sequence[dict], statements: list[str]) -> dict[str, list]:
+    """Per distinct statement: category, subcategory, stance (first pair naming it wins) and label.
+
+    stance comes from a pair's `stance_1`/`stance_2` (or `stance`) field when the data has one. label is
+    "compatible"/"incompatible" when every pair the statement is in agrees, else "mixed".
+    """
+    position = {s: i for i, s in enumerate(statements)}
+    attrs: dict[str, list] = {f: [None] * len(statements) for f in (*STATEMENT_FIELDS, "label")}
+    for pair in pairs:
+        for side in ("1", "2"):
+            i = position.get(clean_statement(pair[f"text_{side}"]))
+            if i is None:
+                continue
+            for f in STATEMENT_FIELDS:
+                value = pair.get(f"{f}_{side}", pair.get(f))
+                if attrs[f][i] is None and value not in (None, ""):
+                    attrs[f][i] = str(value)
+            label = "compatible" if pair["label"] == 1 else "incompatible"
+            old = attrs["label"][i]
+            attrs["label"][i] = label if old in (None, label) else "mixed"
+    return attrs
+
+
+def clustering_quality(embeddings: np.ndarray, groups: Sequence[str | None], seed: int = 0) -> dict | None:
+    """How well statements cluster by `groups` (e.g. subcategory); None with fewer than 2 usable groups.
+
+    silhouette: mean cosine silhouette of the statements under the given grouping (-1..1, higher means
+    tighter, better separated groups); silhouette_by_group: its mean per group; purity: share of
+    statements whose k-means cluster (k = number of groups) is dominated by their own group.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_samples
+
+    keep = np.array([g is not None for g in groups])
+    names = np.array([g for g in groups if g is not None], dtype=object)
+    x = np.asarray(embeddings, dtype=np.float32)[keep]
+    distinct = sorted(set(names.tolist()))
+    if len(distinct) < 2 or len(distinct) >= x.shape[0]:
+        return None
+    codes = np.array([distinct.index(n) for n in names])
+    rng = np.random.default_rng(seed)
+    sample = np.arange(x.shape[0])
+    if sample.size > SILHOUETTE_SAMPLE:
+        sample = np.sort(rng.choice(sample.size, SILHOUETTE_SAMPLE, replace=False))
+    sil = np.full(x.shape[0], np.nan)
+    if np.unique(codes[sample]).size >= 2:
+        sil[sample] = silhouette_samples(x[sample], codes[sample], metric="cosine")
+    clusters = KMeans(n_clusters=len(distinct), n_init=4, random_state=seed).fit_predict(x)
+    dominant = sum(np.bincount(codes[clusters == c]).max() for c in np.unique(clusters))
+    by_group = {}
+    for code, name in enumerate(distinct):
+        vals = sil[(codes == code) & ~np.isnan(sil)]
+        by_group[name] = float(vals.mean()) if vals.size else float("nan")
+    return {
+        "n_statements": int(x.shape[0]),
+        "n_groups": len(distinct),
+        "silhouette": float(np.nanmean(sil)) if np.any(~np.isnan(sil)) else float("nan"),
+        "purity": float(dominant / x.shape[0]),
+        "silhouette_by_group": by_group,
+    }
+
+
+def validation_threshold(model, validation: Sequence[dict]) -> float:
+    """The accuracy-maximising threshold of `model` on the validation pairs."""
+    if not validation:
+        raise ValueError("validation set is empty")
+    sims = embed_pairs(model, validation).similarities()
+    try:
+        return best_threshold(sims, labels_of(validation))
+    except ValueError as exc:
+        raise ValueError(f"validation set: {exc}") from exc
+
+
+def run_evaluation(model, pairs: Sequence[dict], validation: Sequence[dict] | None = None) -> Evaluation:
+    """Embed, score and measure: the full Evaluation of `model` (a CompatModel or a name) on `pairs`."""
+    pairs = list(pairs)
+    labels = labels_of(pairs)
+    check_pairs(np.zeros(len(pairs)), labels)  # fail on one class / too few before any embedding work
+    model = _load(model)
+    embedded = embed_pairs(model, pairs)
+    sims = embedded.similarities()
+    threshold = validation_threshold(model, validation) if validation else None
+    metrics = pair_metrics(sims, labels, threshold)
+    metrics["model"] = model.name
+    if validation:
+        metrics["n_validation"] = len(validation)
+    candidate_ids = [int(i) for i in embedded.index_2]  # repeated text_2 statements are one candidate
+    recall = recall_at_k(embedded.embeddings[embedded.index_1], embedded.embeddings[embedded.index_2],
+                         labels, RECALL_KS, candidate_ids=candidate_ids)
+    metrics.update({f"recall_at_{k}": v for k, v in recall.items()})
+    metrics["n_statements"] = len(embedded.statements)
+    for field in BREAKDOWN_FIELDS:
+        metrics[f"by_{field}"] = breakdown(pairs, sims, labels, field, metrics["threshold"])
+    attrs = statement_attributes(pairs, embedded.statements)
+    if any(v is not None for v in attrs["subcategory"]):
+        quality = clustering_quality(embedded.embeddings, attrs["subcategory"])
+        if quality is not None:
+            metrics["clustering"] = {"by": "subcategory", **quality}
+    return Evaluation(model, pairs, sims, labels, embedded, metrics)
+
+
+def evaluate_pairs(model, pairs: Sequence[dict], validation: Sequence[dict] | None = None) -> dict:
+    """All `evaluate --json` keys for `model` on `pairs`; the threshold comes from `validation` if given.
+
+    Keys: the CONVENTIONS.md set (n, auc, cohen_d, t_stat, p_value, margin, mean_compatible,
+    mean_incompatible, accuracy, f1, threshold, recall_at_1, recall_at_5) plus recall_at_10,
+    threshold_source, precision, recall, by_category, by_pair_type, and clustering (silhouette and
+    purity by subcategory) when the pairs have subcategories. Raises ValueError for one-class data.
+    """
+    return run_evaluation(model, pairs, validation).metrics
+
+
+def worst_separated(pairs: Sequence[dict], similarities: Sequence[float], k: int = 10,
+                    threshold: float | None = None) -> list[dict]:
+    """The k compatible pairs with the lowest similarity and the k incompatible pairs with the highest.
+
+    Each row: index (into pairs), id (if the pair has one), kind ("compatible, far apart" /
+    "incompatible, close"), similarity, wrong_side (on the wrong side of `threshold`, when given),
+    label, text_1, text_2, category, pair_type. Compatible rows first, worst first within each kind.
+    """
+    s = np.asarray(similarities, dtype=np.float64)
+    if s.size != len(pairs):
+        raise ValueError(f"{s.size} similarities for {len(pairs)} pairs")
+    labels = labels_of(pairs)
+    compatible = np.flatnonzero(labels == 1)
+    incompatible = np.flatnonzero(labels == 0)
+    far = compatible[np.argsort(s[compatible], kind="stable")][:k]
+    close = incompatible[np.argsort(-s[incompatible], kind="stable")][:k]
+    rows = []
+    for kind, chosen in (("compatible, far apart", far), ("incompatible, close", close)):
+        for i in chosen:
+            p = pairs[i]
+            wrong = None
+            if threshold is not None:
+                wrong = bool(s[i] < threshold) if p["label"] == 1 else bool(s[i] >= threshold)
+            rows.append({
+                "index": int(i), "id": p.get("id"), "kind": kind, "similarity": float(s[i]),
+                "wrong_side": wrong, "label": int(p["label"]), "text_1": p["text_1"], "text_2": p["text_2"],
+                "category": p.get("category"), "pair_type": p.get("pair_type"),
+            })
+    return rows
