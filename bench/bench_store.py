@@ -3,13 +3,15 @@
     flock /tmp/compat-heavy.lock .venv/bin/python bench/bench_store.py [--n 50000] [--repeats 30]
 
 Prints a markdown table: p50 / p95 milliseconds of `LabelStore.query` (count + page + row objects) for
-typical filters, sorts and searches, the same SQL run bare with sqlite3 (count + page, plain tuples),
-and the ratio. Also the time to import, export and bulk-relabel all pairs.
+typical filters, sorts and searches; the same page run bare with sqlite3 on the same table (count + page,
+plain tuples, LIKE for search instead of our trigram index), and the ratio; then what one Data tab page costs on the server (query, table frame, counts line);
+then the time to import, export and bulk-relabel all pairs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sqlite3
 import statistics
@@ -20,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compat.store import Filters, LabelStore, where  # noqa: E402
+from compat.store import Filters, LabelStore  # noqa: E402
 
 CATEGORIES = ["lifestyle", "social_energy", "interests", "values", "family", "goals", "habits", "dealbreakers"]
 PAIR_TYPES = ["compatible", "incompatible", "dealbreaker", "complex_compatible", "complex_incompatible",
@@ -63,9 +65,25 @@ SCENARIOS: list[tuple[str, dict]] = [
 ]
 
 
+def plain_where(filters: Filters | None) -> tuple[str, list]:
+    """What a plain implementation would write: equality tests and LIKE for search (no text index)."""
+    f = filters or Filters()
+    clauses, params = ["1"], []
+    for column in ("label", "category", "pair_type", "split"):
+        if getattr(f, column) is not None:
+            clauses.append(f"{column} = ?")
+            params.append(getattr(f, column))
+    if f.edited is not None:
+        clauses.append("origin = 'edited'" if f.edited else "origin != 'edited'")
+    if f.search:
+        clauses.append("(text_1 LIKE ? OR text_2 LIKE ? OR explanation LIKE ?)")
+        params += [f"%{f.search}%"] * 3
+    return " AND ".join(clauses), params
+
+
 def bare_query(conn: sqlite3.Connection, filters=None, sort="id", descending=False, offset=0, limit=50):
-    """The same two statements with plain sqlite3: no transaction, no row objects."""
-    condition, params = where(filters)
+    """The same page with plain sqlite3 on the same table: no transaction, no row objects, no text index."""
+    condition, params = plain_where(filters)
     direction = "DESC" if descending else "ASC"
     order = f"{sort} {direction}, id {direction}" if sort != "id" else f"id {direction}"
     total = conn.execute(f"SELECT COUNT(*) FROM pairs WHERE {condition}", params).fetchone()[0]
@@ -92,6 +110,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["COMPAT_HOME"] = tmp  # the Data tab below opens this same store
         pairs = synthetic_pairs(args.n)
         store = LabelStore(Path(tmp) / "labels.db")
         start = time.perf_counter()
@@ -111,6 +130,16 @@ def main() -> None:
             total = store.query(**kw).total
             print(f"| {name} | {ours[0]:.1f} | {ours[1]:.1f} | {plain[0]:.1f} | {plain[1]:.1f} | "
                   f"{ours[0] / plain[0]:.2f} | {total:,} |")
+
+        print("\nThe Data tab's page (store query + table frame + counts line), as one click costs on the server:\n")
+        print("| query | p50 | p95 |")
+        print("|---|---:|---:|")
+        from compat.ui.data_tab import counts_text, page_table
+
+        for name, kw in (SCENARIOS[0], SCENARIOS[2], SCENARIOS[8]):
+            p50, p95 = timed(lambda: (page_table(kw.get("filters"), kw.get("sort", "id"), kw.get("descending", False),
+                                                 kw.get("offset", 0)), counts_text()), args.repeats)
+            print(f"| {name} | {p50:.1f} | {p95:.1f} |")
 
         start = time.perf_counter()
         store.export(Path(tmp) / "all.jsonl")

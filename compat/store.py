@@ -58,6 +58,19 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX history_change ON label_history(change_id)",
         "CREATE INDEX changes_annotator ON changes(annotator, id)",
     ),
+    (  # 2: substring search through a trigram index instead of scanning every row with LIKE
+        "CREATE VIRTUAL TABLE pairs_text USING fts5(text_1, text_2, explanation, content='pairs',"
+        " content_rowid='id', tokenize='trigram')",
+        "INSERT INTO pairs_text(pairs_text) VALUES ('rebuild')",
+        "CREATE TRIGGER pairs_text_insert AFTER INSERT ON pairs BEGIN INSERT INTO pairs_text(rowid, text_1,"
+        " text_2, explanation) VALUES (new.id, new.text_1, new.text_2, new.explanation); END",
+        "CREATE TRIGGER pairs_text_delete AFTER DELETE ON pairs BEGIN INSERT INTO pairs_text(pairs_text, rowid,"
+        " text_1, text_2, explanation) VALUES ('delete', old.id, old.text_1, old.text_2, old.explanation); END",
+        "CREATE TRIGGER pairs_text_update AFTER UPDATE OF text_1, text_2, explanation ON pairs BEGIN"
+        " INSERT INTO pairs_text(pairs_text, rowid, text_1, text_2, explanation) VALUES ('delete', old.id,"
+        " old.text_1, old.text_2, old.explanation); INSERT INTO pairs_text(rowid, text_1, text_2, explanation)"
+        " VALUES (new.id, new.text_1, new.text_2, new.explanation); END",
+    ),
 ]
 
 
@@ -211,8 +224,12 @@ def where(filters: Filters | None) -> tuple[str, list]:
             params.append(value)
     if f.edited is not None:
         clauses.append("origin = 'edited'" if f.edited else "origin != 'edited'")
-    if f.search and f.search.strip():
-        escaped = f.search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    text = (f.search or "").strip()
+    if len(text) >= 3:  # the trigram index finds substrings of 3+ characters, case-insensitively
+        clauses.append("id IN (SELECT rowid FROM pairs_text WHERE pairs_text MATCH ?)")
+        params.append('"' + text.replace('"', '""') + '"')
+    elif text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         clauses.append("(text_1 LIKE ? ESCAPE '\\' OR text_2 LIKE ? ESCAPE '\\' "
                        "OR explanation LIKE ? ESCAPE '\\')")
         params += [f"%{escaped}%"] * 3

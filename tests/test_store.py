@@ -165,6 +165,22 @@ def test_seeding_fills_an_empty_store_once_with_splits(store, tmp_path):
     assert store.ensure_seeded(data) == 0 and store.counts().total == 3
 
 
+def test_a_version_1_database_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "labels.db"
+    with sqlite3.connect(path) as conn:  # what the first release of the store wrote
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)")
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version VALUES (1, 'then')")
+        conn.execute("INSERT INTO pairs (text_1, text_2, label, origin, source, pair_key, created, updated) VALUES"
+                     " ('boy: I smoke daily', 'girl: never a smoker', 0, 'imported', 'imported', 'k', 'then', 'then')")
+    store = LabelStore(path)
+    assert store.schema_version() == len(MIGRATIONS) == 2
+    assert [r.id for r in store.query(Filters(search="SMOKER")).rows] == [1]  # indexed by the migration
+    store.import_pairs(ORIGINAL)
+    assert store.query(Filters(search="pack a day")).total == 1  # and kept up to date afterwards
+
+
 def test_schema_version_and_migrations(tmp_path):
     path = tmp_path / "labels.db"
     store = LabelStore(path)
