@@ -151,6 +151,8 @@ def review_queue(filters, limit: int = 50, progress=None) -> tuple[list[list], s
     rows = store().rows(filters)[:REVIEW_MAX_PAIRS]
     if not rows:
         return [], "No pairs match the filter."
+    if id(model) not in _embeddings or len(_embeddings[id(model)]) > 60_000:  # one model, bounded memory
+        _embeddings.clear()
     cache = _embeddings.setdefault(id(model), {})
     todo = sorted({t for r in rows for t in (r.text_1, r.text_2)} - cache.keys())
     for start in range(0, len(todo), 256):
