@@ -1,0 +1,253 @@
+"""The real app under load, bad input, oversized and wrong uploads, and kill -9 in the middle of work.
+
+Read-only checks share the session app (`app_server`); the training checks get one app of their own
+(module fixture `train_app`), which the kill -9 test kills last and restarts on the same COMPAT_HOME.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from apputil import browser_page, running_app
+
+ACTIVE = {"starting", "running"}
+UPLOADED = "Uploaded file"  # compat.ui.train_tab.SOURCES[2]
+SHIPPED = "Shipped data set (data/)"  # compat.ui.train_tab.SOURCES[1]
+
+
+def client(url: str, **kw):
+    from gradio_client import Client
+
+    return Client(url, verbose=False, **kw)
+
+
+def status_client(url: str):
+    # download_files=False: training_status returns a dict with a "path" key, which gradio_client
+    # otherwise mistakes for a file and tries to download (see test_training_status_reads_with_a_plain_client)
+    return client(url, download_files=False)
+
+
+def training_args(max_steps: int | None = None) -> list:
+    """start_training's inputs after (source, file): preset, quant4, lora_r, lora_alpha, full, loss,
+    epochs, lr, batch, instruction, seed, max_steps."""
+    return ["quick", True, None, None, False, "(preset)", None, None, None, "", None, max_steps]
+
+
+def training_cli_missing() -> str | None:
+    if importlib.util.find_spec("compat.training.cli") is None:
+        return "compat/training/cli.py (the `compat train` command) is not there yet"
+    return None
+
+
+def wait_status(url: str, run_id: str, done, timeout: float) -> dict:
+    """Poll training_status(run_id) until done(status) or the timeout; returns the last status."""
+    c = status_client(url)
+    deadline = time.monotonic() + timeout
+    status = {}
+    while time.monotonic() < deadline:
+        status = c.predict(run_id, api_name="/training_status")
+        if done(status):
+            return status
+        time.sleep(0.5)
+    return status
+
+
+# -- load --------------------------------------------------------------------------------------------
+def test_50_concurrent_score_calls_are_all_answered_correctly(app_server):
+    shared = client(app_server.url)
+
+    def call(i: int):
+        text = f"I love hiking with my dog, number {i}"
+        return shared.predict(text, text, api_name="/score")
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(call, range(50), timeout=120))
+    assert len(results) == 50
+    for base, tuned, _verdict, message in results:
+        assert base == pytest.approx(1.0, abs=1e-3), message
+        assert tuned is None or tuned == pytest.approx(1.0, abs=1e-3), message
+    assert time.monotonic() - start < 120
+
+
+# -- bad input at the score endpoint ------------------------------------------------------------------
+@pytest.mark.parametrize("text, expect", [
+    ("", "statement A is empty"),
+    ("   \n\t  ", "statement A is empty"),
+    ("boy: ", "statement A is empty"),  # a speaker prefix and nothing said
+    ("x" * 10_000, "the limit is 2,000"),
+    ("I love hiking " * 715, "the limit is 2,000"),
+], ids=["empty", "whitespace", "prefix-only", "10k-chars", "10k-words"])
+def test_unusable_text_gets_a_clear_message(app_server, text, expect):
+    base, tuned, verdict, message = client(app_server.url).predict(text, "I love hiking", api_name="/score")
+    assert base is None and tuned is None
+    assert expect in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize("text", [
+    "🐶🐱🎉",
+    "I love 🐶 and 🏔️ more than people",
+    "أحب المشي في الجبال مع كلبي",  # Arabic, right to left
+    "אני אוהב לטייל בהרים",  # Hebrew, right to left
+    "\u202eI love hiking\u202c",  # a right-to-left override character
+    "<b>bold</b> I love dogs",
+    "<img src=x onerror=alert(1)>",
+    "<script>alert('x')</script>",
+    "I love\x00 hiking\x07",
+], ids=["emoji", "emoji-text", "arabic", "hebrew", "rlo", "html", "img-onerror", "script", "control"])
+def test_odd_but_real_text_is_scored_as_plain_text(app_server, text):
+    base, tuned, verdict, message = client(app_server.url).predict(text, "I love dogs", api_name="/score")
+    assert isinstance(base, float) and -1.0 <= base <= 1.0, message
+    same, *_ = client(app_server.url).predict(text, text, api_name="/score")
+    assert same == pytest.approx(1.0, abs=1e-3)
+    assert "Traceback" not in message
+
+
+@pytest.mark.browser
+def test_typed_html_and_script_never_run_in_the_browser(app_server):
+    payload_a = '<img src=x onerror="window.__pwned_img=1">I love dogs'
+    payload_b = "<script>window.__pwned_script=1</script><iframe src=about:blank></iframe>I love cats"
+    with browser_page() as page:
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(app_server.url)
+        page.get_by_label("Person A").fill(payload_a)
+        page.get_by_label("Person B").fill(payload_b)
+        page.get_by_role("button", name="Score", exact=True).click()
+        base = page.locator("#score-base input")
+        page.wait_for_function("el => el.value !== ''", arg=base.element_handle(), timeout=60_000)
+        assert -1 <= float(base.input_value()) <= 1
+        assert page.evaluate("() => [window.__pwned_img, window.__pwned_script]") == [None, None]
+        assert page.locator('img[src="x"]').count() == 0
+        assert page.locator("iframe[src='about:blank']").count() == 0
+        assert page.get_by_label("Person A").input_value() == payload_a  # kept as the text typed
+        assert dialogs == []
+
+
+# -- uploads ------------------------------------------------------------------------------------------
+def test_an_oversized_upload_is_refused_with_a_clear_error(app_server):
+    import httpx
+
+    big = b"{}\n" * (7 * 2**20)  # 21 MiB; the app allows 20 MB
+    response = httpx.post(app_server.url + "gradio_api/upload", files={"files": ("big.jsonl", big)}, timeout=60)
+    assert response.status_code == 413
+    assert "size" in response.text.lower()
+    small = httpx.post(app_server.url + "gradio_api/upload", files={"files": ("ok.jsonl", b"{}\n")}, timeout=60)
+    assert small.status_code == 200  # the route itself works: it is the size that is refused
+
+
+@pytest.fixture(scope="module")
+def train_app(tmp_path_factory):
+    """An app of its own for the tests that start training runs (the session app stays run-free)."""
+    with running_app(tmp_path_factory.mktemp("train-app-home")) as app:
+        yield app
+
+
+def test_a_wrong_file_type_is_refused_with_a_message(train_app, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\nthis is not a pair file\n")
+    with pytest.raises(AppError, match=r"Invalid file type.*\.jsonl"):
+        client(train_app.url).predict(UPLOADED, handle_file(str(notes)), *training_args(5),
+                                      api_name="/start_training")
+    assert not any((train_app.home / "runs").glob("*/uploaded.jsonl"))  # nothing was started
+
+
+def test_a_binary_file_named_jsonl_ends_as_a_failed_run_with_a_readable_error(train_app, tmp_path):
+    from gradio_client import handle_file
+
+    if training_cli_missing():
+        pytest.skip(training_cli_missing())
+    junk = tmp_path / "pairs.jsonl"
+    junk.write_bytes(bytes(range(256)) * 8)
+    message, run_id = client(train_app.url).predict(UPLOADED, handle_file(str(junk)), *training_args(5),
+                                                    api_name="/start_training")
+    if not run_id:  # refused up front: fine, if it says why
+        assert message.startswith("Not started:") and len(message) > len("Not started: ")
+        return
+    status = wait_status(train_app.url, run_id, lambda s: s.get("status") not in ACTIVE, timeout=90)
+    assert status["status"] == "failed", status
+    error = status.get("error") or ""
+    assert error and "Traceback" not in error, error
+    assert "uploaded.jsonl" in error or "line" in error.lower(), error
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "compat/ui/train_tab.py training_status returns a dict with a 'path' key; gradio_client takes any "
+    "dict with a string 'path' for a FileData and tries to download it (403) - rename the key"))
+def test_training_status_reads_with_a_plain_client(train_app):
+    run = train_app.home / "runs" / "20000101-000000-beef"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "status.json").write_text(json.dumps({"status": "finished", "started": 1.0}))
+    status = client(train_app.url).predict(run.name, api_name="/training_status")
+    assert status["status"] == "finished"
+
+
+# -- faults --------------------------------------------------------------------------------------------
+def _pid_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        if Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+            return True  # a zombie has exited; its parent (init) reaps it
+        time.sleep(0.2)
+    return False
+
+
+def test_kill_9_during_training_then_restart(train_app, tmp_path):
+    """kill -9 the app while a run trains: the child gets its parent-death SIGTERM, saves and stops; the
+    restarted app shows the run as stopped (or interrupted), never running, the label database is intact,
+    and it serves. The data are the first 64 shipped training pairs, so the stopped run's final
+    evaluation (which runs after a stop too) stays short."""
+    from gradio_client import handle_file
+
+    if training_cli_missing():
+        pytest.skip(training_cli_missing())
+    shipped = Path(__file__).resolve().parent.parent / "data" / "train.jsonl"
+    if not shipped.exists():
+        pytest.skip("data/train.jsonl (the shipped data set) is missing: run `make data`")
+    small = tmp_path / "shipped-64.jsonl"
+    small.write_text("".join(shipped.read_text().splitlines(keepends=True)[:64]))
+    message, run_id = client(train_app.url).predict(UPLOADED, handle_file(str(small)), *training_args(100_000),
+                                                    api_name="/start_training")
+    assert run_id, message
+    status = wait_status(train_app.url, run_id, lambda s: s.get("status") != "starting", timeout=120)
+    assert status.get("status") == "running", status
+    child = json.loads((train_app.home / "runs" / run_id / "runner.json").read_text())["pid"]
+
+    os.kill(train_app.proc.pid, signal.SIGKILL)
+    train_app.proc.wait(10)
+    with running_app(train_app.home) as again:
+        status = wait_status(again.url, run_id, lambda s: s.get("status") not in ACTIVE, timeout=120)
+        assert status["status"] in ("stopped", "interrupted"), status
+        assert _pid_gone(child, 10), "the run is shown as ended but its training process still lives"
+        base, *_ = client(again.url).predict("I love hiking", "I love hiking", api_name="/score")
+        assert base == pytest.approx(1.0, abs=1e-3)
+    db = train_app.home / "labels.db"
+    if db.exists():
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_kill_9_during_a_bulk_relabel_through_the_app(app_server):
+    from gradio_client import Client
+
+    info = Client(app_server.url, verbose=False).view_api(return_format="dict", print_info=False)
+    if not any("bulk" in name for name in info.get("named_endpoints", {})):
+        pytest.skip("the Data tab's bulk relabel has no API endpoint (it is private, button-only); the "
+                    "store's own tests cover kill -9 in the middle of a bulk relabel")
+    pytest.skip("a bulk relabel endpoint exists now, but this test does not drive it yet: extend it to kill -9 "
+                "the app during one and check PRAGMA integrity_check and all-or-nothing labels")
