@@ -88,8 +88,10 @@ def similarity_histograms(panels: Sequence[HistogramPanel], bins: int = 40):
             ), row=row, col=1)
         fig.update_yaxes(title_text="% of class", row=row, col=1)
     fig.update_xaxes(title_text="cosine similarity", row=len(panels), col=1)
-    fig.update_layout(barmode="overlay", height=260 * len(panels) + 80, margin={"t": 50, "b": 40},
-                      legend={"orientation": "h", "y": -0.12 if len(panels) == 1 else -0.06})
+    height, top, bottom = 240 * len(panels) + 150, 50, 110
+    # legend under the x axis title: place it a fixed number of pixels below the plotting area
+    fig.update_layout(barmode="overlay", height=height, margin={"t": top, "b": bottom},
+                      legend={"orientation": "h", "yanchor": "top", "y": -60 / (height - top - bottom), "x": 0})
     return fig
 
 

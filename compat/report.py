@@ -17,6 +17,7 @@ from compat.evaluation import Evaluation, statement_attributes, worst_separated
 from compat.figures import HistogramPanel, comparison_table, similarity_histograms, umap_figure
 from compat.pairs import atomic_write
 
+MAX_LINKED_PAIRS = 200
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}
@@ -95,7 +96,9 @@ def umap_figures(evaluations: Sequence[Evaluation], colour_by: str = "category")
         attrs = statement_attributes(e.pairs, emb.statements)
         field = colour_by if any(v is not None for v in attrs.get(colour_by, [])) else "label"
         xy = cached_projection(e.model, emb.statements)
-        links = list(zip(emb.index_1.tolist(), emb.index_2.tolist(), e.labels.tolist()))
+        links = None  # lines between the halves of each pair help on small sets and only clutter big ones
+        if len(e.pairs) <= MAX_LINKED_PAIRS:
+            links = list(zip(emb.index_1.tolist(), emb.index_2.tolist(), e.labels.tolist()))
         figures.append(umap_figure(xy, emb.statements, attrs[field], field, pair_links=links,
                                    title=f"UMAP of statement embeddings: {name}"))
     return figures
@@ -129,7 +132,8 @@ def build_report(evaluations: Sequence[Evaluation], data_name: str, *, umap: boo
         f"<title>compat evaluation: {html.escape(data_name)}</title><style>{STYLE}</style></head><body>",
         f"<h1>compat evaluation</h1><p>Data: <code>{html.escape(data_name)}</code>, {last['n']:,} pairs, "
         f"{last.get('n_statements', 0):,} distinct statements. Models: "
-        + ", ".join(f"<code title='{html.escape(e.model_name)}'>{html.escape(n)}</code>" for e, n in zip(evaluations, names))
+        + ", ".join(f"<code title='{html.escape(e.model_name)}'>{html.escape(n)}</code>"
+                    for e, n in zip(evaluations, names))
         + f". <span class='note'>{html.escape(note)}; written "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</span></p>",
         "<h2>Statistics</h2>", _table(headers, rows),

@@ -1,0 +1,305 @@
+"""Explore tab: base and fine-tuned side by side on the same pairs.
+
+Similarity histograms (one panel per model, shared x axis, threshold marked), the statistics table with
+the change, a UMAP of the statement embeddings per model, and the worst-separated pairs (a click opens
+one in the Data tab). Embeddings and projections come from compat.projection's on-disk cache, so a
+second look at the same data is quick; the first one reports what it is doing as it goes.
+API endpoint `evaluate` (CONVENTIONS.md): the `evaluate --json` metrics of a model on a named data set.
+"""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+
+SOURCES = {
+    "Validation set": "validation",
+    "Test set": "test",
+    "Natural pairs (hand-written)": "natural",
+    "Label store (current labels)": "store",
+    "Uploaded file": "upload",
+}
+DATA_FILES = {"validation": "validation.jsonl", "test": "test.jsonl", "natural": "natural_pairs.jsonl"}
+COLOUR_BY = ["category", "subcategory", "trait", "stance", "label"]
+WORST = ["pair id", "kind", "cosine (shown model)", "cosine (base)", "wrong side", "label", "statement A",
+         "statement B", "category", "pair type"]
+WORST_K = 15
+UMAP_MAX_STATEMENTS = 5000  # larger data is sampled (fixed seed) for the scatter: UMAP time grows fast
+
+
+class ExploreError(ValueError):
+    """What the user asked for cannot be shown; the message says why."""
+
+
+# -- data and models ---------------------------------------------------------------------------------
+
+def store_pairs() -> list[dict]:
+    """The label store's current pairs (seeded from the shipped data on first use), each with its `id`."""
+    from compat.store import LabelStore
+
+    store = LabelStore()
+    store.ensure_seeded()
+    return [{**row.to_pair(), "id": row.id} for row in store.rows()]
+
+
+def load_source(source: str, upload: str | None = None) -> tuple[list[dict], str]:
+    """(pairs, a name for them) for a source key of SOURCES; raises ExploreError with the reason."""
+    from compat.pairs import PairFileError, load_pairs
+    from compat.paths import DATA_DIR
+
+    if source == "store":
+        pairs = store_pairs()
+        if not pairs:
+            raise ExploreError("the label store is empty: import pairs in the Data tab")
+        return pairs, "label store"
+    if source == "upload":
+        if not upload:
+            raise ExploreError("choose a pair file (.jsonl) to upload first")
+        path, name = upload, "uploaded file"
+    elif source in DATA_FILES:
+        path, name = DATA_DIR / DATA_FILES[source], f"data/{DATA_FILES[source]}"
+    else:
+        raise ExploreError(f"unknown data source {source!r}; use one of {', '.join([*DATA_FILES, 'store', 'upload'])}")
+    try:
+        return load_pairs(path), name
+    except FileNotFoundError as exc:
+        raise ExploreError(f"{name} does not exist") from exc
+    except PairFileError as exc:
+        raise ExploreError(f"{name}: {exc}") from exc
+
+
+def validation_pairs(source: str) -> list[dict] | None:
+    """The shipped validation set, to choose thresholds on (None when exploring the validation set itself)."""
+    if source == "validation":
+        return None
+    try:
+        return load_source("validation")[0]
+    except ExploreError:
+        return None
+
+
+def models_to_compare() -> list[str]:
+    """`base`, then the fine-tuned model Score uses (if there is one)."""
+    from compat.active import active_finetuned
+
+    tuned = active_finetuned()
+    return ["base"] + ([tuned] if tuned else [])
+
+
+def find_store_id(pair: dict) -> int | None:
+    """The label store's id of `pair` (same two statements, either order), or None if it is not there."""
+    from compat.pairs import pair_key
+    from compat.store import Filters, LabelStore
+    from compat.text import clean_statement
+
+    if pair.get("id") is not None:
+        return int(pair["id"])
+    key = pair_key(pair)
+    text = clean_statement(pair["text_1"])[:200]
+    page = LabelStore().query(Filters(search=text), limit=200)
+    for row in page.rows:
+        if pair_key({"text_1": row.text_1, "text_2": row.text_2}) == key:
+            return row.id
+    return None
+
+
+# -- figures -----------------------------------------------------------------------------------------
+
+def umap_sample(n_statements: int, seed: int = 0):
+    """Indices of the statements drawn in the UMAP (all of them up to UMAP_MAX_STATEMENTS)."""
+    import numpy as np
+
+    if n_statements <= UMAP_MAX_STATEMENTS:
+        return np.arange(n_statements)
+    return np.sort(np.random.default_rng(seed).choice(n_statements, UMAP_MAX_STATEMENTS, replace=False))
+
+
+def umap_plot(evaluation, colour_by: str, join: bool, title: str):
+    """The UMAP scatter of one evaluation's statements (projection from the cache, computed if missing)."""
+    import numpy as np
+
+    from compat.evaluation import statement_attributes
+    from compat.figures import umap_figure
+    from compat.projection import cached_projection
+
+    emb = evaluation.embedded
+    keep = umap_sample(len(emb.statements))
+    statements = [emb.statements[i] for i in keep]
+    xy = cached_projection(evaluation.model, statements)
+    attrs = statement_attributes(evaluation.pairs, emb.statements)
+    field = colour_by if any(v is not None for v in attrs.get(colour_by, [])) else "label"
+    colours = [attrs[field][i] for i in keep]
+    links = None
+    if join:
+        where = np.full(len(emb.statements), -1)
+        where[keep] = np.arange(keep.size)
+        links = [(int(where[a]), int(where[b]), int(lab))
+                 for a, b, lab in zip(emb.index_1, emb.index_2, evaluation.labels) if where[a] >= 0 and where[b] >= 0]
+    sampled = f" (sample of {keep.size:,} of {len(emb.statements):,})" if keep.size < len(emb.statements) else ""
+    return umap_figure(xy, statements, colours, field, pair_links=links, title=f"{title}{sampled}")
+
+
+def worst_rows(evaluations) -> tuple[list[list], list[dict]]:
+    """Rows of the worst-separated table under the last model, with the base cosine beside; and the pairs."""
+    from compat.evaluation import worst_separated
+
+    shown, base = evaluations[-1], evaluations[0]
+    rows, pairs = [], []
+    for r in worst_separated(shown.pairs, shown.similarities, WORST_K, shown.metrics["threshold"]):
+        pair = shown.pairs[r["index"]]
+        rows.append([r["id"] if r["id"] is not None else "", r["kind"], round(r["similarity"], 4),
+                     round(float(base.similarities[r["index"]]), 4), "yes" if r["wrong_side"] else "no",
+                     r["label"], r["text_1"], r["text_2"], r["category"] or "", r["pair_type"] or ""])
+        pairs.append(pair)
+    return rows, pairs
+
+
+# -- events ------------------------------------------------------------------------------------------
+
+def explore(source_label: str, upload: str | None, colour_by: str, join: bool):
+    """Generator for the Explore button: yields (status, histograms, stats, umap base, umap tuned, worst
+    rows, worst pairs, evaluations) as each part becomes ready, so the page shows progress."""
+    from compat.evaluation import run_evaluation
+    from compat.figures import HistogramPanel, comparison_table, similarity_histograms
+    from compat.projection import is_cached_embeddings, is_cached_projection
+
+    started = time.perf_counter()
+    skip = gr.skip()
+    source = SOURCES.get(source_label, source_label)
+    try:
+        pairs, name = load_source(source, upload)
+    except ExploreError as exc:
+        yield f"**Cannot explore:** {exc}.", skip, skip, skip, skip, skip, skip, skip
+        return
+    validation = validation_pairs(source)
+    models = models_to_compare()
+    statements = _distinct(pairs)
+    evaluations = []
+    for model in models:
+        doing = ("from the cache" if is_cached_embeddings(model, statements)
+                 else f"computing: about {len(statements) / 400:.0f} s on this CPU, plus loading the model")
+        yield (f"Embedding {len(statements):,} statements of {name} with **{model}** ({doing})…",
+               skip, skip, skip, skip, skip, skip, skip)
+        try:
+            evaluations.append(run_evaluation(model, pairs, validation, clustering=False))
+        except ValueError as exc:
+            yield f"**Cannot explore {name}:** {exc}.", skip, skip, skip, skip, skip, skip, skip
+            return
+    names = [e.display_name for e in evaluations]
+    hist = similarity_histograms([HistogramPanel(n, e.similarities, e.labels, e.metrics["threshold"])
+                                  for n, e in zip(names, evaluations)])
+    headers, rows = comparison_table({n: e.metrics for n, e in zip(names, evaluations)})
+    import pandas as pd
+
+    stats = pd.DataFrame(rows, columns=headers)
+    worst, worst_pairs = worst_rows(evaluations)
+    worst_df = pd.DataFrame(worst, columns=WORST)
+    threshold_note = ("thresholds chosen on the validation set" if validation
+                      else "thresholds chosen on this data")
+    umaps = [gr.update(value=None, visible=True), gr.update(value=None, visible=len(evaluations) > 1)]
+    yield (f"{len(pairs):,} pairs from {name}; {threshold_note}. Projecting the statements (UMAP)…",
+           hist, stats, *umaps, worst_df, worst_pairs, evaluations)
+    for i, (e, n) in enumerate(zip(evaluations, names)):
+        shown = [e.embedded.statements[j] for j in umap_sample(len(e.embedded.statements))]
+        if not is_cached_projection(e.model, shown):
+            yield (f"UMAP of {len(shown):,} statements under **{n}** (first time for this data: "
+                   "up to a minute; cached afterwards)…", skip, skip, skip, skip, skip, skip, skip)
+        plots = [skip, skip]
+        plots[i] = umap_plot(e, colour_by, join, f"UMAP: {n}")
+        yield skip, skip, skip, *plots, skip, skip, skip
+    tuned_note = "" if len(models) > 1 else " No fine-tuned model yet: train one in the Train tab."
+    yield (f"{len(pairs):,} pairs from {name}; {threshold_note}. Done in {time.perf_counter() - started:.1f} s."
+           f"{tuned_note} Click a row of the worst-separated pairs to open it in the Data tab.",
+           skip, skip, skip, skip, skip, skip, skip)
+
+
+def _distinct(pairs: list[dict]) -> list[str]:
+    from compat.evaluation import distinct_statements
+
+    return distinct_statements(pairs)[0]
+
+
+def recolour(evaluations, colour_by: str, join: bool):
+    """Redraw the UMAP plots in another colouring (projections are cached: no recomputation)."""
+    if not evaluations:
+        return gr.skip(), gr.skip()
+    names = [e.display_name for e in evaluations]
+    figs = [umap_plot(e, colour_by, join, f"UMAP: {n}") for e, n in zip(evaluations, names)]
+    return figs[0], (figs[1] if len(figs) > 1 else gr.skip())
+
+
+def open_in_data_tab(worst_pairs: list[dict], evt: gr.SelectData):
+    """A click on a worst-separated pair: show it in the Data tab, ready to relabel."""
+    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    if not worst_pairs or row is None or not 0 <= row < len(worst_pairs):
+        return gr.skip(), gr.skip(), gr.skip()
+    pair_id = find_store_id(worst_pairs[row])
+    if pair_id is None:
+        return gr.skip(), gr.skip(), "That pair is not in the label store: import its file in the Data tab first."
+    return str(pair_id), gr.Tabs(selected="data"), f"Opened pair #{pair_id} in the Data tab."
+
+
+def evaluate_api(model: str = "fine-tuned", data: str = "test") -> dict:
+    """The `evaluate --json` metrics of `model` on `data`.
+
+    model: "base", "fine-tuned" (the model Score uses), "default" or a run id under COMPAT_HOME/runs.
+    data: "validation", "test", "natural" or "store". Thresholds are chosen on the validation set
+    (on the data itself when data is "validation").
+    """
+    from compat.active import active_finetuned
+    from compat.evaluation import evaluate_pairs
+    from compat.metrics import finite_or_none
+    from compat.models import ModelNotFound
+    from compat.paths import inside, runs_dir
+
+    if model == "fine-tuned":
+        model = active_finetuned() or ""
+        if not model:
+            raise gr.Error("No fine-tuned model yet: train one first, or ask for model 'base'.")
+    elif model not in ("base", "default"):
+        try:  # only run ids: a script must not make the app read arbitrary directories
+            model = str(inside(runs_dir(), model))
+        except ValueError as exc:
+            raise gr.Error(f"model {model!r}: not a run id") from exc
+    if data not in (*DATA_FILES, "store"):
+        raise gr.Error(f"data must be one of {', '.join([*DATA_FILES, 'store'])}, got {data!r}")
+    try:
+        pairs, _ = load_source(data)
+        return finite_or_none(evaluate_pairs(model, pairs, validation_pairs(data)))
+    except (ExploreError, ModelNotFound, ValueError) as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+# -- the tab -----------------------------------------------------------------------------------------
+
+def build(ctx) -> None:
+    """The Explore tab's components and events (see compat/ui/app.py for the tab contract)."""
+    gr.Markdown("Compare the base and the fine-tuned model on the same pairs. A good model puts "
+                "compatible pairs (green) to the right of incompatible ones (red).")
+    with gr.Row():
+        source = gr.Radio(list(SOURCES), value="Validation set", label="Data", scale=3)
+        upload = gr.File(label="Pair file (.jsonl)", file_types=[".jsonl"], type="filepath", height=110, scale=2)
+    with gr.Row():
+        colour = gr.Dropdown(COLOUR_BY, value="category", label="Colour UMAP points by")
+        join = gr.Checkbox(value=False, label="Join the two halves of each pair")
+        run = gr.Button("Explore", variant="primary", elem_id="explore-run")
+    status = gr.Markdown("Choose the data and click **Explore**.", elem_id="explore-status")
+    histograms = gr.Plot(label="Cosine similarity: compatible vs incompatible", elem_id="explore-histograms")
+    stats = gr.Dataframe(label="Statistics (change = fine-tuned minus base)", interactive=False,
+                         elem_id="explore-stats")
+    with gr.Row():
+        umap_base = gr.Plot(label="UMAP: base", elem_id="explore-umap-base")
+        umap_tuned = gr.Plot(label="UMAP: fine-tuned", elem_id="explore-umap-tuned")
+    gr.Markdown("**Worst-separated pairs** under the fine-tuned model (base if there is none): compatible "
+                "pairs far apart, incompatible pairs close. Click a row to relabel it in the Data tab.")
+    worst = gr.Dataframe(headers=WORST, interactive=False, wrap=True, max_height=420, elem_id="explore-worst")
+    worst_pairs = gr.State([])
+    evaluations = gr.State(None)
+
+    outputs = [status, histograms, stats, umap_base, umap_tuned, worst, worst_pairs, evaluations]
+    run.click(explore, [source, upload, colour, join], outputs, api_visibility="private")
+    for control in (colour, join):
+        control.change(recolour, [evaluations, colour, join], [umap_base, umap_tuned], api_visibility="private")
+    worst.select(open_in_data_tab, worst_pairs, [ctx.pair_focus, ctx.tabs, status], api_visibility="private")
+    gr.api(evaluate_api, api_name="evaluate")
