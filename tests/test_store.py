@@ -175,10 +175,12 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path):
         conn.execute("INSERT INTO pairs (text_1, text_2, label, origin, source, pair_key, created, updated) VALUES"
                      " ('boy: I smoke daily', 'girl: never a smoker', 0, 'imported', 'imported', 'k', 'then', 'then')")
     store = LabelStore(path)
-    assert store.schema_version() == len(MIGRATIONS) == 2
+    assert store.schema_version() == len(MIGRATIONS) == 3
     assert [r.id for r in store.query(Filters(search="SMOKER")).rows] == [1]  # indexed by the migration
     store.import_pairs(ORIGINAL)
     assert store.query(Filters(search="pack a day")).total == 1  # and kept up to date afterwards
+    with sqlite3.connect(path) as conn:  # raises if the text index and the table disagree
+        conn.execute("INSERT INTO pairs_text(pairs_text, rank) VALUES ('integrity-check', 1)")
 
 
 def test_schema_version_and_migrations(tmp_path):
@@ -298,6 +300,7 @@ def test_bulk_relabel_killed_midway_changes_nothing(tmp_path):
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT COUNT(*) FROM label_history").fetchone()[0] == 0
+        conn.execute("INSERT INTO pairs_text(pairs_text, rank) VALUES ('integrity-check', 1)")
     after = LabelStore(db)
     assert after.counts().compatible == 2500 and after.counts().edited == 0
     # Killed at arbitrary moments (no pause): always all or nothing.
