@@ -135,6 +135,10 @@ def _load(name: str, path: Path | None) -> CompatModel:
     from sentence_transformers import SentenceTransformer
 
     info = read_model_info(path) if path else {}
+    if path is not None and not info and not any(path.glob("*.safetensors")):
+        raise ModelNotFound(f"{path} has no .safetensors weights (pickled weights are refused)")
+    if info and not (path / "adapter" / "adapter_model.safetensors").exists():
+        raise ModelNotFound(f"{path / 'adapter'} has no adapter_model.safetensors (pickled weights are refused)")
     if path is None:
         encoder = load_base_encoder()
     elif info:
@@ -142,7 +146,8 @@ def _load(name: str, path: Path | None) -> CompatModel:
             raise ModelNotFound(f"{path / MODEL_FILE}: unknown format {info.get('format')!r}")
         encoder = merge_adapter(load_base_encoder(), path / "adapter")
     else:
-        encoder = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        encoder = SentenceTransformer(str(path), device="cpu", local_files_only=True,
+                                      model_kwargs={"use_safetensors": True})
     if info:
         set_instruction(encoder, info.get("instruction"))
     encoder.eval()

@@ -182,9 +182,6 @@ def test_a_binary_file_named_jsonl_ends_as_a_failed_run_with_a_readable_error(tr
     assert "uploaded.jsonl" in error or "line" in error.lower(), error
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compat/ui/train_tab.py training_status returns a dict with a 'path' key; gradio_client takes any "
-    "dict with a string 'path' for a FileData and tries to download it (403) - rename the key"))
 def test_training_status_reads_with_a_plain_client(train_app):
     run = train_app.home / "runs" / "20000101-000000-beef"
     run.mkdir(parents=True, exist_ok=True)

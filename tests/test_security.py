@@ -131,9 +131,6 @@ def test_an_adapter_saved_as_pickle_is_refused(tmp_path):
         load_model(str(run))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compat/models.py _load hands a plain sentence-transformers folder to SentenceTransformer(path) "
-    "without checking that its weights are safetensors, so a pytorch_model.bin (pickle) folder loads"))
 def test_a_plain_model_folder_with_pickled_weights_is_refused(tmp_path):
     from compat.models import ModelNotFound, load_model
 

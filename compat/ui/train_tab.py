@@ -88,14 +88,18 @@ def training_status(run_id: str = "") -> dict:
         "run_id": run_id, "status": info.status, "error": info.error, "usable": info.usable,
         "progress": p.fraction, "elapsed": p.elapsed, "eta": p.eta,
         "steps": p.steps, "loss": p.loss, "eval_steps": p.eval_steps, "auc": p.auc, "cohen_d": p.cohen_d,
-        "metrics": read_json(info.path / "metrics.json"), "path": str(info.path),
+        # not "path": gradio_client takes any dict with a string "path" for a file and fetches it
+        "metrics": read_json(info.path / "metrics.json"), "run_dir": str(info.path),
     }
 
 
 def stop_training(run_id: str = "") -> dict:
     """Stop a run (the active one when no id); it saves at the next step and ends 'stopped'."""
     runner = default_runner()
-    current = runner.info(run_id) if run_id else runner.active()
+    try:
+        current = runner.info(run_id) if run_id else runner.active()
+    except (ValueError, OSError) as exc:
+        return {"run_id": run_id, "status": "unknown", "error": str(exc)}
     if current is None:
         return {"run_id": None, "status": "none", "message": "nothing is running"}
     info = runner.stop(current.run_id)
@@ -132,12 +136,12 @@ def refresh(selected: str):
         empty = progress_of([])
         return ("No runs yet: choose data and a preset, then click Train.", "", loss_figure(empty),
                 eval_figure(empty), "", [], gr.update(interactive=False), gr.update())
-    p = progress_of(read_events(Path(status["path"])))
+    p = progress_of(read_events(Path(status["run_dir"])))
     headline = f"**Run {run_id}: {status['status']}**"
     if status.get("error"):
         headline += f" — {status['error'].splitlines()[-1][:300]}"
     return (headline, _progress_html(status), loss_figure(p), eval_figure(p),
-            log_tail(Path(status["path"])), _metrics_rows(status.get("metrics")),
+            log_tail(Path(status["run_dir"])), _metrics_rows(status.get("metrics")),
             gr.update(interactive=bool(status.get("usable"))), gr.update())
 
 
