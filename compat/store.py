@@ -285,6 +285,12 @@ class LabelStore:
         self._local = threading.local()
 
     def _migrate(self) -> None:
+        """Apply the migrations this database lacks, in order, in one transaction."""
+        try:  # the usual case, up to date: no write lock, so opening never waits for a long write
+            if self.schema_version() == len(MIGRATIONS):
+                return
+        except sqlite3.OperationalError:
+            pass  # a new file: no schema_version table yet
         with self._transaction() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)")
             current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]

@@ -352,11 +352,15 @@ def build(ctx) -> None:
     review.select(select_review, review_ids, [*detail_out, nav, message], api_visibility="private")
 
     def focus(pair_id):
-        if not (pair_id or "").strip().isdigit():
-            return [*pair_view(None), {"ids": [], "index": -1, "source": "focus"}]
-        return [*pair_view(int(pair_id)), {"ids": [int(pair_id)], "index": 0, "source": "focus"}]
+        from compat.store import PairNotFound
 
-    ctx.pair_focus.change(focus, ctx.pair_focus, [*detail_out, nav], api_visibility="private")
+        try:
+            pid = int((pair_id or "").strip())
+            return [*pair_view(pid), {"ids": [pid], "index": 0, "source": "focus"}, ""]
+        except (ValueError, PairNotFound):
+            return [*pair_view(None), {"ids": [], "index": -1, "source": "focus"}, f"No pair #{pair_id} in the store."]
+
+    ctx.pair_focus.change(focus, ctx.pair_focus, [*detail_out, nav, message], api_visibility="private")
 
     def move(step):
         def go(nav_value, off, *values):
