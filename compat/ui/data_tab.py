@@ -354,6 +354,8 @@ def build(ctx) -> None:
     def focus(pair_id):
         from compat.store import PairNotFound
 
+        if not (pair_id or "").strip():
+            return [gr.skip()] * (len(detail_out) + 2)
         try:
             pid = int((pair_id or "").strip())
             return [*pair_view(pid), {"ids": [pid], "index": 0, "source": "focus"}, ""]
