@@ -252,11 +252,14 @@ def store_snapshot(run_dir: Path) -> list[str]:
     store = LabelStore()
     store.ensure_seeded()
     data = run_dir / "data"
+    hashes = {}
     for split in ("train", "validation", "test"):
         if store.count(Filters(split=split)):
-            store.snapshot(data / f"{split}.jsonl", Filters(split=split))
-    if not (data / "train.jsonl").exists():
+            hashes[split] = store.snapshot(data / f"{split}.jsonl", Filters(split=split))
+    if "train" not in hashes:
         raise ValueError("the label store has no pairs in the train split")
+    atomic_write(data / "snapshot.json", json.dumps({"labels_db": str(store.path), "sha256": hashes,
+                                                     "taken": time.time()}))
     return ["--data", str(data)]
 
 

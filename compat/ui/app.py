@@ -80,6 +80,24 @@ def _warm_up() -> None:
                 print(f"compat: could not preload model {name!r}: {exc}")
 
 
+def _share_cpu_with_training(interval: float = 2.0) -> None:
+    """While a training child runs, the app's torch uses one thread: two processes each running as many
+    threads as there are cores made every op ~40x slower here (shared/TRAPS.md, trap 4)."""
+    import sys
+    import time
+
+    from compat.runner import default_runner
+
+    cores = os.cpu_count() or 1
+    while True:
+        torch = sys.modules.get("torch")  # only once something in the app has imported it
+        if torch is not None:
+            wanted = 1 if default_runner().active() else cores
+            if torch.get_num_threads() != wanted:
+                torch.set_num_threads(wanted)
+        time.sleep(interval)
+
+
 def launch(host: str | None = None, port: int | None = None, *, block: bool = True) -> gr.Blocks:
     """Serve the app on COMPAT_HOST:COMPAT_PORT (default 127.0.0.1:7860), login if COMPAT_AUTH is set."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -92,6 +110,7 @@ def launch(host: str | None = None, port: int | None = None, *, block: bool = Tr
         show_error=False, max_file_size="20mb", footer_links=["api", "settings"],
     )
     threading.Thread(target=_warm_up, daemon=True, name="compat-warm-up").start()
+    threading.Thread(target=_share_cpu_with_training, daemon=True, name="compat-cpu-share").start()
     print(f"compat: serving on http://{host}:{port}", flush=True)
     if block:
         app.block_thread()
