@@ -69,14 +69,21 @@ def load_source(source: str, upload: str | None = None) -> tuple[list[dict], str
         raise ExploreError(f"{name}: {exc}") from exc
 
 
-def validation_pairs(source: str) -> list[dict] | None:
-    """The shipped validation set, to choose thresholds on (None when exploring the validation set itself)."""
-    if source == "validation":
-        return None
-    try:
-        return load_source("validation")[0]
-    except ExploreError:
-        return None
+def validation_pairs(source: str, pairs: list[dict] | None = None) -> list[dict] | None:
+    """The pairs to choose decision thresholds on, or None to choose them on the explored data itself.
+
+    The shipped validation set for the shipped test and natural sets; for the store, its own pairs of
+    split "validation" (when they hold both labels); for the validation set or an uploaded file, none.
+    """
+    if source in ("test", "natural"):
+        try:
+            return load_source("validation")[0]
+        except ExploreError:
+            return None
+    if source == "store" and pairs:
+        chosen = [p for p in pairs if p.get("split") == "validation"]
+        return chosen if len({p["label"] for p in chosen}) == 2 else None
+    return None
 
 
 def models_to_compare() -> list[str]:
@@ -160,7 +167,7 @@ def worst_rows(evaluations) -> tuple[list[list], list[dict]]:
 def explore(source_label: str, upload: str | None, colour_by: str, join: bool):
     """Generator for the Explore button: yields (status, histograms, stats, umap base, umap tuned, worst
     rows, worst pairs, evaluations) as each part becomes ready, so the page shows progress."""
-    from compat.evaluation import run_evaluation
+    from compat.evaluation import run_evaluation, short_model_name
     from compat.figures import HistogramPanel, comparison_table, similarity_histograms
     from compat.projection import is_cached_embeddings, is_cached_projection
 
@@ -172,14 +179,15 @@ def explore(source_label: str, upload: str | None, colour_by: str, join: bool):
     except ExploreError as exc:
         yield f"**Cannot explore:** {exc}.", skip, skip, skip, skip, skip, skip, skip
         return
-    validation = validation_pairs(source)
+    validation = validation_pairs(source, pairs)
     models = models_to_compare()
     statements = _distinct(pairs)
     evaluations = []
     for model in models:
-        doing = ("from the cache" if is_cached_embeddings(model, statements)
-                 else f"computing: about {len(statements) / 400:.0f} s on this CPU, plus loading the model")
-        yield (f"Embedding {len(statements):,} statements of {name} with **{model}** ({doing})…",
+        seconds = len(statements) / 400  # ~400-500 statements/s measured on this 2-core CPU
+        doing = ("from the cache" if is_cached_embeddings(model, statements) else
+                 f"computing: {'a few seconds' if seconds < 5 else f'about {seconds:.0f} s'} plus loading the model")
+        yield (f"Embedding {len(statements):,} statements of {name} with **{short_model_name(model)}** ({doing})…",
                skip, skip, skip, skip, skip, skip, skip)
         try:
             evaluations.append(run_evaluation(model, pairs, validation, clustering=False))
@@ -195,7 +203,7 @@ def explore(source_label: str, upload: str | None, colour_by: str, join: bool):
     stats = pd.DataFrame(rows, columns=headers)
     worst, worst_pairs = worst_rows(evaluations)
     worst_df = pd.DataFrame(worst, columns=WORST)
-    threshold_note = ("thresholds chosen on the validation set" if validation
+    threshold_note = (f"thresholds chosen on {len(validation):,} validation pairs" if validation
                       else "thresholds chosen on this data")
     umaps = [gr.update(value=None, visible=True), gr.update(value=None, visible=len(evaluations) > 1)]
     yield (f"{len(pairs):,} pairs from {name}; {threshold_note}. Projecting the statements (UMAP)…",
@@ -244,8 +252,8 @@ def evaluate_api(model: str = "fine-tuned", data: str = "test") -> dict:
     """The `evaluate --json` metrics of `model` on `data`.
 
     model: "base", "fine-tuned" (the model Score uses), "default" or a run id under COMPAT_HOME/runs.
-    data: "validation", "test", "natural" or "store". Thresholds are chosen on the validation set
-    (on the data itself when data is "validation").
+    data: "validation", "test", "natural" or "store". Thresholds are chosen as validation_pairs says
+    (the shipped validation set for test and natural).
     """
     from compat.active import active_finetuned
     from compat.evaluation import evaluate_pairs
@@ -266,7 +274,7 @@ def evaluate_api(model: str = "fine-tuned", data: str = "test") -> dict:
         raise gr.Error(f"data must be one of {', '.join([*DATA_FILES, 'store'])}, got {data!r}")
     try:
         pairs, _ = load_source(data)
-        return finite_or_none(evaluate_pairs(model, pairs, validation_pairs(data)))
+        return finite_or_none(evaluate_pairs(model, pairs, validation_pairs(data, pairs)))
     except (ExploreError, ModelNotFound, ValueError) as exc:
         raise gr.Error(str(exc)) from exc
 
