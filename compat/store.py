@@ -4,6 +4,7 @@
 leaves the old state or the new one, never a mix. A relabel names the version it was based on, and a
 stale version is refused (StaleVersion carries the current row): nothing is silently overwritten.
 Changes are grouped (one relabel, one bulk relabel, one undo) so `undo_last` reverts a whole group.
+The record types live in compat.store_records and the schema in compat.store_schema; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -14,196 +15,30 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from compat.pairs import LineError, PairFileError, atomic_write, ordered, pair_key, read_pairs, to_jsonl, write_pairs
+from compat.pairs import LineError, PairFileError, atomic_write, pair_key, read_pairs, to_jsonl, write_pairs
 from compat.paths import DATA_DIR, labels_db
+from compat.store_records import (COLUMNS, ROW_FIELDS, CountChanged, Counts, Filters, HistoryEntry, ImportReport,
+                                  Page, PairNotFound, PairRow, StaleVersion, UndoResult)
+from compat.store_schema import MIGRATIONS, check_label, where
 from compat.text import split_speaker
 
-COLUMNS = ("text_1", "text_2", "label", "category", "subcategory", "pair_type", "explanation", "split")
+__all__ = ["COLUMNS", "MAX_PAGE", "MIGRATIONS", "SEED_SPLITS", "SORTABLE", "CountChanged", "Counts", "Filters",
+           "HistoryEntry", "ImportReport", "LabelStore", "Page", "PairNotFound", "PairRow", "StaleVersion",
+           "UndoResult", "where"]
+
 SORTABLE = ("id", "label", "category", "subcategory", "pair_type", "split", "origin", "updated",
             "text_1", "text_2", "version")
 SEED_SPLITS = ("train", "validation", "test")
 MAX_PAGE = 1000
 _CHUNK = 500  # rows per statement in bulk writes; well under SQLite's variable limit
 
-# Each entry moves the schema one version up; entries are never edited once released, only appended.
-MIGRATIONS: list[tuple[str, ...]] = [
-    (
-        """CREATE TABLE pairs (
-            id INTEGER PRIMARY KEY, text_1 TEXT NOT NULL, text_2 TEXT NOT NULL,
-            speaker_1 TEXT, speaker_2 TEXT, label INTEGER NOT NULL CHECK (label IN (0, 1)),
-            category TEXT, subcategory TEXT, pair_type TEXT, explanation TEXT, split TEXT,
-            extra TEXT NOT NULL DEFAULT '{}',
-            origin TEXT NOT NULL CHECK (origin IN ('generated', 'imported', 'edited')),
-            source TEXT NOT NULL CHECK (source IN ('generated', 'imported')),
-            version INTEGER NOT NULL DEFAULT 1, pair_key TEXT NOT NULL UNIQUE,
-            created TEXT NOT NULL, updated TEXT NOT NULL)""",
-        """CREATE TABLE changes (
-            id INTEGER PRIMARY KEY, annotator TEXT NOT NULL, at TEXT NOT NULL,
-            kind TEXT NOT NULL CHECK (kind IN ('relabel', 'bulk', 'undo')), note TEXT,
-            undone_by INTEGER REFERENCES changes(id))""",
-        """CREATE TABLE label_history (
-            id INTEGER PRIMARY KEY, pair_id INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
-            change_id INTEGER NOT NULL REFERENCES changes(id), old_label INTEGER NOT NULL,
-            new_label INTEGER NOT NULL, version INTEGER NOT NULL, annotator TEXT NOT NULL,
-            at TEXT NOT NULL, note TEXT)""",
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        *(f"CREATE INDEX pairs_{c} ON pairs({c}, id)" for c in
-          ("label", "category", "pair_type", "split", "origin", "updated", "text_1", "text_2")),
-        "CREATE INDEX history_pair ON label_history(pair_id, id)",
-        "CREATE INDEX history_change ON label_history(change_id)",
-        "CREATE INDEX changes_annotator ON changes(annotator, id)",
-    ),
-    (  # 2: substring search through a trigram index instead of scanning every row with LIKE
-        "CREATE VIRTUAL TABLE pairs_text USING fts5(text_1, text_2, explanation, content='pairs',"
-        " content_rowid='id', tokenize='trigram')",
-        "INSERT INTO pairs_text(pairs_text) VALUES ('rebuild')",
-        "CREATE TRIGGER pairs_text_insert AFTER INSERT ON pairs BEGIN INSERT INTO pairs_text(rowid, text_1,"
-        " text_2, explanation) VALUES (new.id, new.text_1, new.text_2, new.explanation); END",
-        "CREATE TRIGGER pairs_text_delete AFTER DELETE ON pairs BEGIN INSERT INTO pairs_text(pairs_text, rowid,"
-        " text_1, text_2, explanation) VALUES ('delete', old.id, old.text_1, old.text_2, old.explanation); END",
-        "CREATE TRIGGER pairs_text_update AFTER UPDATE OF text_1, text_2, explanation ON pairs BEGIN"
-        " INSERT INTO pairs_text(pairs_text, rowid, text_1, text_2, explanation) VALUES ('delete', old.id,"
-        " old.text_1, old.text_2, old.explanation); INSERT INTO pairs_text(rowid, text_1, text_2, explanation)"
-        " VALUES (new.id, new.text_1, new.text_2, new.explanation); END",
-    ),
-    # 3: new pairs are indexed by _insert in one statement per import; the per-row trigger made a 50,000-pair
-    # import 4x slower (measured: 11.7 s against 3.8 s).
-    ("DROP TRIGGER pairs_text_insert",),
-]
-
-
-class StaleVersion(Exception):
-    """A write based on an old version of a pair; `current` is the pair as it is now."""
-
-    def __init__(self, current: "PairRow", expected: int):
-        self.current = current
-        super().__init__(
-            f"pair #{current.id} changed since you loaded it (your version {expected}, now "
-            f"{current.version}); its label is now {current.label}"
-        )
-
-
-class PairNotFound(KeyError):
-    """No pair with that id."""
-
-
-class CountChanged(Exception):
-    """A bulk relabel whose filter now matches a different number of pairs than was confirmed."""
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One label change of one pair."""
-
-    pair_id: int
-    old_label: int
-    new_label: int
-    annotator: str
-    at: str
-    note: str | None
-    change_id: int
-
-
-@dataclass(frozen=True)
-class PairRow:
-    """A stored pair: the fields of its file plus what the store keeps about it."""
-
-    id: int
-    text_1: str
-    text_2: str
-    speaker_1: str | None
-    speaker_2: str | None
-    label: int
-    category: str | None
-    subcategory: str | None
-    pair_type: str | None
-    explanation: str | None
-    split: str | None
-    extra: dict
-    origin: str
-    version: int
-    created: str
-    updated: str
-    history: tuple[HistoryEntry, ...] = ()
-
-    def to_pair(self) -> dict:
-        """The pair as a file holds it: given fields only (current label), unknown fields kept."""
-        out = {k: getattr(self, k) for k in COLUMNS if getattr(self, k) is not None}
-        out.update(self.extra)  # also explicit nulls of known fields, so they survive a round trip
-        return ordered(out)
-
-
-_ROW_FIELDS = tuple(f.name for f in fields(PairRow) if f.name != "history")
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which pairs: every given criterion must hold; `search` is a case-insensitive substring."""
-
-    label: int | None = None
-    category: str | None = None
-    subcategory: str | None = None
-    pair_type: str | None = None
-    split: str | None = None
-    edited: bool | None = None
-    search: str | None = None
-
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[PairRow]
-    total: int
-    offset: int
-    limit: int
-
-
-@dataclass
-class ImportReport:
-    """What an import did: pairs added, and every line left out with the reason."""
-
-    source: str
-    added: int = 0
-    errors: list[LineError] = field(default_factory=list)
-    duplicates: list[LineError] = field(default_factory=list)
-    in_store: list[LineError] = field(default_factory=list)
-
-    def summary(self) -> str:
-        return (f"{self.source}: {self.added} added, {len(self.errors)} bad line(s) skipped, "
-                f"{len(self.duplicates)} duplicate(s) within the file, {len(self.in_store)} already in the store")
-
-
-@dataclass(frozen=True)
-class Counts:
-    total: int
-    compatible: int
-    incompatible: int
-    edited: int
-    by_split: dict[str, int]
-
-
-@dataclass(frozen=True)
-class UndoResult:
-    """An undone change: pairs put back, and pairs left alone because someone changed them since."""
-
-    change_id: int
-    kind: str
-    reverted: int
-    skipped: int
-
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _check_label(label: object) -> int:
-    if type(label) is not int or label not in (0, 1):
-        raise ValueError(f"label must be the integer 0 or 1, got {label!r}")
-    return label
 
 
 def _check_annotator(annotator: str) -> str:
@@ -211,32 +46,6 @@ def _check_annotator(annotator: str) -> str:
     if not name or len(name) > 100:
         raise ValueError("annotator name must be 1-100 characters")
     return name
-
-
-def where(filters: Filters | None) -> tuple[str, list]:
-    """The SQL condition (and its parameters) selecting the pairs `filters` describes."""
-    f = filters or Filters()
-    clauses, params = ["1"], []
-    if f.label is not None:
-        clauses.append("label = ?")
-        params.append(_check_label(f.label))
-    for column in ("category", "subcategory", "pair_type", "split"):
-        value = getattr(f, column)
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if f.edited is not None:
-        clauses.append("origin = 'edited'" if f.edited else "origin != 'edited'")
-    text = (f.search or "").strip()
-    if len(text) >= 3:  # the trigram index finds substrings of 3+ characters, case-insensitively
-        clauses.append("id IN (SELECT rowid FROM pairs_text WHERE pairs_text MATCH ?)")
-        params.append('"' + text.replace('"', '""') + '"')
-    elif text:
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append("(text_1 LIKE ? ESCAPE '\\' OR text_2 LIKE ? ESCAPE '\\' "
-                       "OR explanation LIKE ? ESCAPE '\\')")
-        params += [f"%{escaped}%"] * 3
-    return " AND ".join(clauses), params
 
 
 class LabelStore:
@@ -389,7 +198,7 @@ class LabelStore:
     # -- reading ----------------------------------------------------------------------------------
     @staticmethod
     def _row(r: sqlite3.Row, history: tuple[HistoryEntry, ...] = ()) -> PairRow:
-        values = {n: r[n] for n in _ROW_FIELDS}
+        values = {n: r[n] for n in ROW_FIELDS}
         values["extra"] = json.loads(values["extra"])
         return PairRow(**values, history=history)
 
@@ -471,7 +280,7 @@ class LabelStore:
                 note: str | None = None) -> PairRow:
         """Set one pair's label if it is still at `expected_version`; raises StaleVersion otherwise.
         Setting the label it already has changes nothing."""
-        label, annotator = _check_label(label), _check_annotator(annotator)
+        label, annotator = check_label(label), _check_annotator(annotator)
         with self._transaction() as conn:
             current = self._get(conn, pair_id)
             if current.version != expected_version:
@@ -487,7 +296,7 @@ class LabelStore:
                      on_progress: Callable[[int, int], None] | None = None) -> int:
         """Set `label` on every pair `filters` matches, all or nothing; returns how many changed.
         With `expected_count` (what the person confirmed), refuses if the filter now matches another number."""
-        label, annotator = _check_label(label), _check_annotator(annotator)
+        label, annotator = check_label(label), _check_annotator(annotator)
         condition, params = where(filters)
         with self._transaction() as conn:
             matched = conn.execute(f"SELECT COUNT(*) FROM pairs WHERE {condition}", params).fetchone()[0]

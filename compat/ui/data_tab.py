@@ -15,6 +15,9 @@ from pathlib import Path
 
 import gradio as gr
 
+from compat.review import COLUMNS as REVIEW
+from compat.review import MAX_PAIRS as REVIEW_MAX_PAIRS  # noqa: F401 (importable from here, as before)
+
 PAGE = 50
 ANY = "any"
 LABELS = {ANY: None, "compatible (1)": 1, "incompatible (0)": 0}
@@ -23,8 +26,6 @@ SORTS = [("id", "id"), ("last changed", "updated"), ("label", "label"), ("catego
          ("pair type", "pair_type"), ("split", "split"), ("statement A", "text_1"), ("statement B", "text_2")]
 TABLE = ["id", "label", "statement A", "statement B", "category", "pair type", "split", "edited"]
 HISTORY = ["when (UTC)", "who", "from", "to", "note"]
-REVIEW = ["id", "label", "model p(compatible)", "self-confidence", "statement A", "statement B"]
-REVIEW_MAX_PAIRS = 5000  # embedding more on this CPU takes minutes; filter first
 ANNOTATOR_KEY = "compat-annotator"
 
 # Document-level keys, caught before the table's own cell navigation (which would not select a pair);
@@ -49,7 +50,6 @@ if (!window.__compatDataKeys) {
 
 _stores: dict[str, object] = {}
 _stores_lock = threading.Lock()
-_embeddings: dict[int, dict[str, object]] = {}  # id(model) -> statement -> embedding
 
 
 def store():
@@ -137,45 +137,10 @@ def relabel_pair(pair_id: int | None, label: int, version: int | None, annotator
 
 
 def review_queue(filters, limit: int = 50, progress=None) -> tuple[list[list], str]:
-    """Pairs ranked by self-confidence (the model's probability of the stored label), lowest first:
-    where the fine-tuned model disagrees most, the label is most likely wrong (cleanlab-style)."""
-    import numpy as np
+    """The review queue of the app's store (compat.review.review_queue): least trusted labels first."""
+    from compat.review import review_queue as ranked
 
-    from compat.active import active_finetuned
-    from compat.models import Calibration, load_model
-
-    name = active_finetuned()
-    if name is None:
-        return [], "No fine-tuned model yet: train one in the Train tab, then rank."
-    model = load_model(name)
-    rows = store().rows(filters)[:REVIEW_MAX_PAIRS]
-    if not rows:
-        return [], "No pairs match the filter."
-    if id(model) not in _embeddings or len(_embeddings[id(model)]) > 60_000:  # one model, bounded memory
-        _embeddings.clear()
-    cache = _embeddings.setdefault(id(model), {})
-    todo = sorted({t for r in rows for t in (r.text_1, r.text_2)} - cache.keys())
-    for start in range(0, len(todo), 256):
-        if progress is not None:
-            progress(start / max(1, len(todo)), desc=f"embedding {len(todo):,} statements")
-        for text, vector in zip(todo[start:start + 256], model.embed(todo[start:start + 256])):
-            cache[text] = vector
-    cosine = np.array([float(cache[r.text_1] @ cache[r.text_2]) for r in rows])
-    labels = np.array([r.label for r in rows])
-    calibration = model.calibration
-    note = ""
-    if calibration is None:  # no fitted calibration: threshold halfway between the class means
-        if labels.min() == labels.max():
-            return [], "The filter holds one label only; without a calibrated model ranking needs both."
-        middle = (cosine[labels == 1].mean() + cosine[labels == 0].mean()) / 2
-        calibration, note = Calibration(float(middle), 10.0), " (model has no calibration: approximate)"
-    p = np.array([calibration.probability(c) for c in cosine])
-    confidence = np.where(labels == 1, p, 1 - p)
-    order = np.argsort(confidence, kind="stable")[:limit]
-    table = [[rows[i].id, rows[i].label, round(float(p[i]), 3), round(float(confidence[i]), 3),
-              rows[i].text_1, rows[i].text_2] for i in order]
-    capped = f" (first {REVIEW_MAX_PAIRS:,} of the filter)" if len(rows) == REVIEW_MAX_PAIRS else ""
-    return table, f"{len(table)} least trusted of {len(rows):,} pairs{capped} under model {name}{note}."
+    return ranked(store(), filters, limit, progress)
 
 
 def import_file(path: str | None, skip_bad: bool) -> str:
@@ -339,17 +304,14 @@ def build(ctx) -> None:
     prev_page.click(turn(-1), [offset, *view], [*table_out, nav], api_visibility="private")
     next_page.click(turn(+1), [offset, *view], [*table_out, nav], api_visibility="private")
 
-    def select_row(ids, evt: gr.SelectData):
-        new_nav = {"ids": ids, "index": evt.index[0], "source": "table"}
-        return [*pair_view(current(new_nav)), new_nav, ""]
+    def select(source):
+        def go(ids, evt: gr.SelectData):
+            new_nav = {"ids": ids, "index": evt.index[0], "source": source}
+            return [*pair_view(current(new_nav)), new_nav, ""]
+        return go
 
-    table.select(select_row, page_ids, [*detail_out, nav, message], api_visibility="private")
-
-    def select_review(ids, evt: gr.SelectData):
-        new_nav = {"ids": ids, "index": evt.index[0], "source": "review"}
-        return [*pair_view(current(new_nav)), new_nav, ""]
-
-    review.select(select_review, review_ids, [*detail_out, nav, message], api_visibility="private")
+    table.select(select("table"), page_ids, [*detail_out, nav, message], api_visibility="private")
+    review.select(select("review"), review_ids, [*detail_out, nav, message], api_visibility="private")
 
     def focus(pair_id):
         from compat.store import PairNotFound
