@@ -85,7 +85,8 @@ def test_a_worst_pair_opens_in_the_data_tab(compat_home):
     stored = {r.text_1: r.id for r in store.rows()}
     swapped = {"text_1": SMALL[2]["text_2"], "text_2": "boy: I want three kids", "label": 0}
     assert find_store_id(swapped) == stored[SMALL[2]["text_1"]]  # either order, prefix or not
-    assert find_store_id({"text_1": "I am not stored", "text_2": "Neither am I", "label": 1}) is None
+    assert find_store_id({"text_1": "I am not stored", "text_2": "Neither am I", "label": 1, "id": 1}) is None
+    assert find_store_id({**SMALL[0], "store_id": 7}) == 7  # store pairs carry their id
     event = gr.SelectData(None, {"index": [0, 3], "value": "x"})
     focus, tabs, message = open_in_data_tab([SMALL[2]], event)
     assert focus == str(stored[SMALL[2]["text_1"]]) and tabs.selected == "data" and "Opened pair" in message

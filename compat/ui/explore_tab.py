@@ -22,7 +22,7 @@ SOURCES = {
 }
 DATA_FILES = {"validation": "validation.jsonl", "test": "test.jsonl", "natural": "natural_pairs.jsonl"}
 COLOUR_BY = ["category", "subcategory", "trait", "stance", "label"]
-WORST = ["pair id", "kind", "cosine (shown model)", "cosine (base)", "wrong side", "label", "statement A",
+WORST = ["pair id", "kind", "cosine (this model)", "cosine (base)", "wrong side", "label", "statement A",
          "statement B", "category", "pair type"]
 WORST_K = 15
 UMAP_MAX_STATEMENTS = 5000  # larger data is sampled (fixed seed) for the scatter: UMAP time grows fast
@@ -35,12 +35,12 @@ class ExploreError(ValueError):
 # -- data and models ---------------------------------------------------------------------------------
 
 def store_pairs() -> list[dict]:
-    """The label store's current pairs (seeded from the shipped data on first use), each with its `id`."""
+    """The label store's current pairs (seeded from the shipped data on first use), each with its `store_id`."""
     from compat.store import LabelStore
 
     store = LabelStore()
     store.ensure_seeded()
-    return [{**row.to_pair(), "id": row.id} for row in store.rows()]
+    return [{**row.to_pair(), "store_id": row.id} for row in store.rows()]
 
 
 def load_source(source: str, upload: str | None = None) -> tuple[list[dict], str]:
@@ -94,17 +94,20 @@ def models_to_compare() -> list[str]:
     return ["base"] + ([tuned] if tuned else [])
 
 
-def find_store_id(pair: dict) -> int | None:
-    """The label store's id of `pair` (same two statements, either order), or None if it is not there."""
+def find_store_id(pair: dict, store=None) -> int | None:
+    """The label store's id of `pair` (same two statements, either order), or None if it is not there.
+
+    A file's own `id` field is not trusted: only `store_id` (set by store_pairs) or a lookup counts.
+    """
     from compat.pairs import pair_key
     from compat.store import Filters, LabelStore
     from compat.text import clean_statement
 
-    if pair.get("id") is not None:
-        return int(pair["id"])
+    if pair.get("store_id") is not None:
+        return int(pair["store_id"])
     key = pair_key(pair)
     text = clean_statement(pair["text_1"])[:200]
-    page = LabelStore().query(Filters(search=text), limit=200)
+    page = (store or LabelStore()).query(Filters(search=text), limit=200)
     for row in page.rows:
         if pair_key({"text_1": row.text_1, "text_2": row.text_2}) == key:
             return row.id
@@ -150,12 +153,17 @@ def umap_plot(evaluation, colour_by: str, join: bool, title: str):
 def worst_rows(evaluations) -> tuple[list[list], list[dict]]:
     """Rows of the worst-separated table under the last model, with the base cosine beside; and the pairs."""
     from compat.evaluation import worst_separated
+    from compat.store import LabelStore
 
+    store = LabelStore()
     shown, base = evaluations[-1], evaluations[0]
     rows, pairs = [], []
     for r in worst_separated(shown.pairs, shown.similarities, WORST_K, shown.metrics["threshold"]):
         pair = shown.pairs[r["index"]]
-        rows.append([r["id"] if r["id"] is not None else "", r["kind"], round(r["similarity"], 4),
+        pair_id = find_store_id(pair, store)  # a file's pairs are usually in the store (seeded from data/)
+        if pair_id is not None:
+            pair = {**pair, "store_id": pair_id}
+        rows.append([pair_id if pair_id is not None else "–", r["kind"], round(r["similarity"], 4),
                      round(float(base.similarities[r["index"]]), 4), "yes" if r["wrong_side"] else "no",
                      r["label"], r["text_1"], r["text_2"], r["category"] or "", r["pair_type"] or ""])
         pairs.append(pair)
@@ -301,7 +309,8 @@ def build(ctx) -> None:
         umap_tuned = gr.Plot(label="UMAP: fine-tuned", elem_id="explore-umap-tuned")
     gr.Markdown("**Worst-separated pairs** under the fine-tuned model (base if there is none): compatible "
                 "pairs far apart, incompatible pairs close. Click a row to relabel it in the Data tab.")
-    worst = gr.Dataframe(headers=WORST, interactive=False, wrap=True, max_height=420, elem_id="explore-worst")
+    worst = gr.Dataframe(headers=WORST, interactive=False, wrap=True, max_height=420, elem_id="explore-worst",
+                         column_widths=["6%", "10%", "7%", "7%", "6%", "5%", "24%", "24%", "6%", "5%"])
     worst_pairs = gr.State([])
     evaluations = gr.State(None)
 
