@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="model shown beside --model in the report and under 'baseline' in the JSON "
                         "(default with --report: base; 'none' for no baseline)")
     p.add_argument("--no-umap", action="store_true", help="leave the UMAP plots out of the report (faster)")
-    p.add_argument("--colour-by", default="category", choices=("category", "subcategory", "stance", "label"),
+    p.add_argument("--colour-by", default="category", choices=("category", "subcategory", "trait", "stance", "label"),
                    help="what colours the UMAP points in the report")
 
 

@@ -215,14 +215,25 @@ def warm_cache(model, statements: Sequence[str], projection: bool = True) -> Non
         cached_projection(model, statements)
 
 
-def warm_cache_in_background(model_name: str, statements: Sequence[str]) -> threading.Thread:
-    """warm_cache in a daemon thread; errors are printed, never raised (it is only a speed-up)."""
+def warm_pair_files(model, pair_files: Sequence[str | os.PathLike], projection: bool = True) -> None:
+    """warm_cache for the statements the Explore tab and `evaluate` will embed for each pair file."""
+    from compat.evaluation import distinct_statements
+    from compat.pairs import load_pairs
+
+    for file in pair_files:
+        if Path(file).exists():
+            warm_cache(model, distinct_statements(load_pairs(file))[0], projection)
+
+
+def warm_cache_in_background(model_name: str, pair_files: Sequence[str | os.PathLike]) -> threading.Thread:
+    """warm_pair_files in a daemon thread, e.g. for a run that just finished (so its first Explore view
+    is quick); errors are printed, never raised: this is only a speed-up."""
 
     def work() -> None:
         try:
-            warm_cache(model_name, list(statements))
+            warm_pair_files(model_name, list(pair_files))
         except Exception as exc:  # noqa: BLE001
-            print(f"compat: could not precompute the projection for {model_name!r}: {exc}")
+            print(f"compat: could not precompute embeddings/projections for {model_name!r}: {exc}")
 
     thread = threading.Thread(target=work, daemon=True, name="compat-projection")
     thread.start()

@@ -203,3 +203,20 @@ def test_evaluate_cli_bad_file_names_the_lines(tmp_path):
                          cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and out.stdout == ""
     assert f"{bad}:2: not valid JSON" in out.stderr and f"{bad}:3: field 'label'" in out.stderr
+
+
+def test_embedding_cache_is_keyed_by_model_files_and_data(base_model, pair_file, tmp_path):
+    from compat.projection import cached_embeddings, data_hash, is_cached_embeddings, model_identity, warm_pair_files
+
+    folder = tmp_path / "st-model"
+    folder.mkdir()
+    (folder / "modules.json").write_text("[]")
+    before = model_identity(str(folder))
+    (folder / "modules.json").write_text("[ ]")  # new weights/config files mean a new identity
+    assert model_identity(str(folder)) != before and model_identity("base") == model_identity(base_model)
+    assert data_hash(["boy: I hike", "x y"]) == data_hash(["I hike", "x  y"])  # as embedded
+    statements = distinct_statements(PAIRS)[0]
+    warm_pair_files(base_model, [pair_file], projection=False)
+    assert is_cached_embeddings("base", statements) and not is_cached_embeddings("base", statements[:-1])
+    again = cached_embeddings("base", statements)  # from the cache: the base model is not asked again
+    np.testing.assert_allclose(again, base_model.embed(statements), atol=1e-5)

@@ -192,9 +192,10 @@ def explore(source_label: str, upload: str | None, colour_by: str, join: bool):
     statements = _distinct(pairs)
     evaluations = []
     for model in models:
-        seconds = len(statements) / 400  # ~400-500 statements/s measured on this 2-core CPU
+        seconds = len(statements) / 400  # ~400-500 statements/s on an idle 2-core CPU (TRAPS.md)
         doing = ("from the cache" if is_cached_embeddings(model, statements) else
-                 f"computing: {'a few seconds' if seconds < 5 else f'about {seconds:.0f} s'} plus loading the model")
+                 f"computing: {'a few seconds' if seconds < 5 else f'about {seconds:.0f} s'} on an idle CPU, "
+                 "plus loading the model")
         yield (f"Embedding {len(statements):,} statements of {name} with **{short_model_name(model)}** ({doing})…",
                skip, skip, skip, skip, skip, skip, skip)
         try:
