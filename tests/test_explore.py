@@ -126,3 +126,8 @@ def test_browser_shows_both_histograms_and_jumps_to_the_data_tab(tmp_path):
         page.locator("#explore-worst [data-testid=cell-0-6]").click()
         page.wait_for_function("() => (document.querySelector('#data-pair-info')?.innerText || '').includes('Pair #')")
         assert page.locator("#data-text-1 textarea").input_value() != ""
+
+        from gradio_client import Client
+
+        result = Client(app.url, verbose=False).predict(model="fine-tuned", data="store", api_name="/evaluate")
+        assert result["n"] == len(PAIRS) and result["model"] == base_model_path() and "recall_at_5" in result
