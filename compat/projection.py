@@ -29,7 +29,7 @@ IDENTITY_FILES = (
     "compat_model.json", "adapter/adapter_model.safetensors", "adapter/adapter_config.json",
     "modules.json", "model.safetensors", "config_sentence_transformers.json", "1_Pooling/config.json",
 )
-UMAP_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "seed": 42, "n_epochs": 200}
+UMAP_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "seed": 42}
 MIN_UMAP_POINTS = 6  # below this UMAP's spectral layout fails; a PCA projection is used instead
 
 _memory: OrderedDict[str, np.ndarray] = OrderedDict()  # in-process cache, newest last
@@ -167,11 +167,8 @@ def pca_2d(embeddings: np.ndarray) -> np.ndarray:
 
 
 def umap_2d(embeddings: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1,
-            metric: str = "cosine", seed: int = 42, n_epochs: int = 200) -> np.ndarray:
+            metric: str = "cosine", seed: int = 42) -> np.ndarray:
     """A 2-D UMAP layout of `embeddings` (float32, (n, 2)); deterministic for a seed.
-
-    n_epochs 200 (umap's own choice for large data sets) instead of the 500 it uses below 10,000
-    points: the optimisation is the bulk of a fit's time.
 
     Fewer than MIN_UMAP_POINTS points get a PCA layout instead (UMAP's spectral start fails there).
     """
@@ -181,7 +178,7 @@ def umap_2d(embeddings: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1
     umap = import_umap()
     reducer = umap.UMAP(
         n_components=2, n_neighbors=min(n_neighbors, x.shape[0] - 1), min_dist=min_dist,
-        metric=metric, n_epochs=n_epochs, random_state=seed, n_jobs=1,  # a fixed seed makes umap single-threaded anyway
+        metric=metric, random_state=seed, n_jobs=1,  # a fixed seed makes umap single-threaded anyway
     )
     return np.asarray(reducer.fit_transform(x), dtype=np.float32)
 
