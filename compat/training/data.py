@@ -1,0 +1,158 @@
+"""The pairs a run trains and evaluates on: files found, read and validated before any model loads.
+
+Statements are cleaned with compat.text.clean_statement (speaker prefix parsed off), which is how they
+are embedded at scoring time too. Without a validation file, a label-stratified share of the training
+pairs is held out (seeded) so that evaluation during training and calibration always have data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compat.pairs import PairFileError, load_pairs
+from compat.text import clean_statement
+
+
+class DataError(ValueError):
+    """A data file that cannot be used; the message names the file (and line)."""
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    """Where the splits come from; validation/test are None when not given."""
+
+    train: Path
+    validation: Path | None = None
+    test: Path | None = None
+    extra: tuple[Path, ...] = ()
+
+
+@dataclass
+class TrainData:
+    """The pairs of each split, and where the validation pairs came from ("file" or "split of train")."""
+
+    files: DataFiles
+    train: list[dict]
+    validation: list[dict]
+    test: list[dict] | None = None
+    extra: dict[str, list[dict]] = field(default_factory=dict)
+    validation_source: str = "file"
+
+
+def resolve_files(data: str, validation: str | None = None, test: str | None = None,
+                  extra: list[str] | tuple[str, ...] = ()) -> DataFiles:
+    """`data` is a pair file, or a directory holding train.jsonl (+ validation.jsonl, test.jsonl if present)."""
+    path = Path(data).expanduser()
+    if path.is_dir():
+        train = path / "train.jsonl"
+        if not train.is_file():
+            raise DataError(f"--data {data}: a directory must hold train.jsonl")
+        validation = validation or _if_file(path / "validation.jsonl")
+        test = test or _if_file(path / "test.jsonl")
+    elif path.is_file():
+        train = path
+    else:
+        raise DataError(f"--data {data}: no such file or directory")
+    named = {"--validation": validation, "--test": test, **{"--extra-test": e for e in extra}}
+    for flag, file in named.items():
+        if file is not None and not Path(file).expanduser().is_file():
+            raise DataError(f"{flag} {file}: no such file")
+    return DataFiles(
+        train=train.resolve(),
+        validation=Path(validation).expanduser().resolve() if validation else None,
+        test=Path(test).expanduser().resolve() if test else None,
+        extra=tuple(Path(e).expanduser().resolve() for e in extra),
+    )
+
+
+def _if_file(path: Path) -> str | None:
+    return str(path) if path.is_file() else None
+
+
+def read_split(path: Path, name: str) -> list[dict]:
+    """All pairs of one file; DataError names the file and every bad line."""
+    try:
+        return load_pairs(path)
+    except PairFileError as exc:
+        raise DataError(f"{name} data {path}: {exc}") from exc
+    except OSError as exc:
+        raise DataError(f"{name} data {path}: cannot read ({exc.strerror})") from exc
+
+
+def split_validation(pairs: list[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """(train, validation): `fraction` of each label held out, chosen with `seed`; order otherwise kept."""
+    rng = random.Random(seed)
+    held: set[int] = set()
+    for label in (0, 1):
+        idx = [i for i, p in enumerate(pairs) if p["label"] == label]
+        rng.shuffle(idx)
+        held.update(idx[: max(1, round(len(idx) * fraction))] if len(idx) > 1 else [])
+    train = [p for i, p in enumerate(pairs) if i not in held]
+    validation = [p for i, p in enumerate(pairs) if i in held]
+    return train, validation
+
+
+def load_data(files: DataFiles, validation_fraction: float = 0.1, seed: int = 42) -> TrainData:
+    """Read every split (all errors before any model work) and hold out validation when none is given."""
+    train = read_split(files.train, "train")
+    validation = read_split(files.validation, "validation") if files.validation else None
+    test = read_split(files.test, "test") if files.test else None
+    extra = {p.stem: read_split(p, "extra test") for p in files.extra}
+    source = "file"
+    if validation is None:
+        train, validation = split_validation(train, validation_fraction, seed)
+        source = "split of train"
+    if len({p["label"] for p in train}) < 2:
+        raise DataError(f"train data {files.train}: needs both compatible (1) and incompatible (0) pairs")
+    if len({p["label"] for p in validation}) < 2:
+        raise DataError(f"validation data ({source}): needs both compatible (1) and incompatible (0) pairs")
+    return TrainData(files, train, validation, test, extra, source)
+
+
+def statements(pairs: list[dict]) -> tuple[list[str], list[str], list[int]]:
+    """(cleaned text_1s, cleaned text_2s, labels) of `pairs`."""
+    return ([clean_statement(p["text_1"]) for p in pairs], [clean_statement(p["text_2"]) for p in pairs],
+            [int(p["label"]) for p in pairs])
+
+
+def to_dataset(pairs: list[dict], loss: str):
+    """A datasets.Dataset in the column layout `loss` expects.
+
+    Pair losses get (sentence1, sentence2, label as float); `mnrl` learns from compatible pairs only,
+    as (anchor, positive), with the other pairs of a batch as negatives.
+    """
+    from datasets import Dataset
+
+    first, second, labels = statements(pairs)
+    if loss == "mnrl":
+        keep = [i for i, y in enumerate(labels) if y == 1]
+        return Dataset.from_dict({"anchor": [first[i] for i in keep], "positive": [second[i] for i in keep]})
+    return Dataset.from_dict({"sentence1": first, "sentence2": second, "label": [float(y) for y in labels]})
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def describe(data: TrainData) -> dict:
+    """What config.json records about the data: each file's path, sha256 and pair count."""
+    def entry(path: Path | None, pairs: list[dict] | None) -> dict | None:
+        if pairs is None:
+            return None
+        return {"path": str(path) if path else None, "sha256": file_sha256(path) if path else None,
+                "pairs": len(pairs), "compatible": sum(p["label"] for p in pairs)}
+
+    return {
+        "train": entry(data.files.train, data.train),
+        "validation": {**entry(data.files.validation, data.validation), "source": data.validation_source},
+        "test": entry(data.files.test, data.test),
+        "extra": {name: entry(path, data.extra[path.stem]) for path in data.files.extra
+                  for name in [path.stem]},
+    }

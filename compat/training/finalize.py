@@ -1,0 +1,114 @@
+"""The end of a run: save the weights, measure the model as it will be used, calibrate, write the files.
+
+The final measurement loads the saved adapter onto the full-precision base and merges it, exactly as
+compat.models does for scoring, so metrics.json describes the model users get (not the 4-bit one
+that trained) and a broken save shows up here rather than in the app.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from compat.pairs import atomic_write
+from compat.training.config import TrainConfig
+from compat.training.data import TrainData
+
+
+def save_weights(built, run_dir: Path) -> Path:
+    """Write the adapter (LoRA) or the whole model (full) into a temp folder, then rename it into place."""
+    from compat.training.model import save_adapter, save_full
+
+    name = "model" if built.kind == "full" else "adapter"
+    final = run_dir / name
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=run_dir))
+    try:
+        (save_full if built.kind == "full" else save_adapter)(built.encoder, tmp)
+        _make_readable(tmp)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _make_readable(folder: Path) -> None:
+    """mkdtemp makes a private folder; a model is shared (with the app, or shipped in the repo)."""
+    folder.chmod(0o755)
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def load_saved(run_dir: Path, kind: str, instruction: str | None):
+    """The run's model as compat.models would load it: fp32 base + merged adapter (or the full model)."""
+    from compat.models import CompatModel, load_base_encoder, merge_adapter, set_instruction
+
+    if kind == "full":
+        from sentence_transformers import SentenceTransformer
+
+        encoder = SentenceTransformer(str(run_dir / "model"), device="cpu", local_files_only=True)
+    else:
+        encoder = merge_adapter(load_base_encoder(), run_dir / "adapter")
+    set_instruction(encoder, instruction)
+    encoder.eval()
+    return CompatModel(name=run_dir.name, path=run_dir, encoder=encoder, instruction=instruction,
+                       calibration=None)
+
+
+def measure(model, base, data: TrainData) -> tuple[dict, list]:
+    """(metrics of fine-tuned and base on validation, test and extra sets; validation similarities)."""
+    from compat.evaluation import evaluate_pairs, run_evaluation
+
+    val = run_evaluation(model, data.validation)
+    metrics = {"validation": {"fine_tuned": val.metrics, "base": evaluate_pairs(base, data.validation)}}
+    sets = {"test": data.test} if data.test else {}
+    sets.update(data.extra)
+    for name, pairs in sets.items():
+        metrics[name] = {"fine_tuned": evaluate_pairs(model, pairs, data.validation),
+                         "base": evaluate_pairs(base, pairs, data.validation)}
+    return metrics, val.similarities
+
+
+def model_info(cfg: TrainConfig, built, calibration: dict, status: str, steps: int, metrics: dict) -> dict:
+    """The compat_model.json record (format compat-lora/1, read by compat.models)."""
+    from compat.models import FORMAT
+    from compat.training.model import BASE_MODEL_NAME
+
+    headline = {name: {k: m["fine_tuned"].get(k) for k in ("auc", "cohen_d", "accuracy")}
+                for name, m in metrics.items()}
+    return {
+        "format": FORMAT,
+        "instruction": cfg.instruction,
+        "calibration": calibration,
+        "base_model": BASE_MODEL_NAME,
+        "weights": "model" if built.kind == "full" else "adapter",
+        "training": {"status": status, "steps": steps, "kind": built.kind, "quant": built.quant,
+                     "loss": cfg.loss, "lora_r": None if cfg.full else cfg.lora_r,
+                     "lora_alpha": None if cfg.full else cfg.lora_alpha, "seed": cfg.seed},
+        "metrics": headline,
+        "created": time.time(),
+    }
+
+
+def finalize(cfg: TrainConfig, data: TrainData, built, run_dir: Path, status: str, steps: int,
+             train_loss: float) -> tuple[dict, dict]:
+    """Save weights, write metrics.json; returns (metrics, the compat_model.json record to write last)."""
+    from compat.metrics import finite_or_none
+    from compat.models import load_model
+    from compat.training.calibration import fit_calibration
+
+    save_weights(built, run_dir)
+    model = load_saved(run_dir, built.kind, cfg.instruction)
+    metrics, val_sims = measure(model, load_model("base"), data)
+    calibration = fit_calibration(val_sims, [p["label"] for p in data.validation])
+    metrics = finite_or_none(metrics)
+    record = {"status": status, "steps": steps, "train_loss": train_loss, "calibration": calibration,
+              "validation_source": data.validation_source, **metrics}
+    atomic_write(run_dir / "metrics.json", json.dumps(record, indent=1) + "\n")
+    return record, model_info(cfg, built, calibration, status, steps, metrics)

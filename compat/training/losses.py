@@ -1,0 +1,40 @@
+"""The contrastive-family losses a run can train with, for pairs labelled 1 (compatible) / 0 (incompatible).
+
+Every loss pulls compatible pairs together and pushes incompatible ones apart in cosine similarity:
+  contrastive         label 1: (1 - cos)^2 / 2; label 0: max(0, margin - (1 - cos))^2 / 2
+  online_contrastive  the same, on the batch's hard pairs only (compatible pairs that are far apart,
+                      incompatible pairs that are close)
+  cosine              (cos - label)^2: label 1 -> cosine 1, label 0 -> cosine 0
+  cosent              log(1 + sum over (compatible i, incompatible j) of exp(scale * (cos_j - cos_i))):
+                      only the ranking of pairs matters, not where the cosines sit
+  mnrl                multiple negatives ranking on the compatible pairs only: a statement's partner must
+                      outscore every other partner in the batch (in-batch negatives)
+"""
+
+from __future__ import annotations
+
+# Margin of the contrastive losses in cosine distance: incompatible pairs are pushed to cos <= 0.5.
+CONTRASTIVE_MARGIN = 0.5
+COSENT_SCALE = 20.0
+
+
+def build_loss(name: str, model):
+    """The sentence-transformers loss module `name` (see module docstring) bound to `model`."""
+    from sentence_transformers.sentence_transformer import losses
+
+    if name == "contrastive":
+        return losses.ContrastiveLoss(model, margin=CONTRASTIVE_MARGIN)
+    if name == "online_contrastive":
+        return losses.OnlineContrastiveLoss(model, margin=CONTRASTIVE_MARGIN)
+    if name == "cosine":
+        return losses.CosineSimilarityLoss(model)
+    if name == "cosent":
+        return losses.CoSENTLoss(model, scale=COSENT_SCALE)
+    if name == "mnrl":
+        return losses.MultipleNegativesRankingLoss(model)
+    raise ValueError(f"unknown loss {name!r}")
+
+
+def uses_labels(name: str) -> bool:
+    """Whether the loss reads the 0/1 label (mnrl learns from compatible pairs only)."""
+    return name != "mnrl"

@@ -1,0 +1,232 @@
+"""The training engine on the real base model: tiny 4-bit LoRA runs on the CPU (~20 steps, ~100 pairs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compat.paths import REPO_ROOT
+
+# Six traits, each with statements for two opposite stances; same stance -> compatible (1),
+# opposite stances -> incompatible (0). Small, but the base model ranks these poorly (same topic).
+STANCES = {
+    "homebody": (["Quiet nights in with a book are my favourite", "Weekends are for pajamas and tea",
+                  "My couch beats any party", "Staying home is the perfect plan"],
+                 ["I go out dancing every weekend", "Parties are where I come alive",
+                  "I can't stay home on a Friday night", "Nightlife is my thing"]),
+    "smoking": (["I smoke a pack a day", "Cigarettes help me relax", "I'm a regular smoker",
+                 "I light up after every meal"],
+                ["I'd never date a smoker", "Smoking is a dealbreaker for me",
+                 "Cigarette smell makes me sick", "No smokers please"]),
+    "kids": (["I want a big family someday", "Kids are definitely in my future",
+              "I can't wait to be a parent", "I dream of having children"],
+             ["I never want children", "Kids are not for me", "I'm happily child-free",
+              "Parenthood isn't in my plans"]),
+    "outdoors": (["Hiking every weekend keeps me sane", "I love camping under the stars",
+                  "Mountains are my happy place", "I spend my free time on trails"],
+                 ["I hate bugs and dirt", "Nature is overrated", "Hotels over tents, always",
+                  "Outdoor stuff bores me"]),
+    "mornings": (["I'm up at 5am every day", "Mornings are my best time", "I love sunrise runs",
+                  "Early to bed, early to rise"],
+                 ["I'm a total night owl", "I come alive after midnight", "Mornings are torture",
+                  "I sleep until noon"]),
+    "pets": (["I adore dogs", "My cat is my best friend", "I want a house full of pets",
+              "Animals make me happy"],
+             ["Pets are too much work", "I don't want animals in the house", "No dogs for me",
+              "I'm not an animal person"]),
+}
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def make_pairs(seed: int = 0) -> list[dict]:
+    pairs = []
+    for trait, (pro, con) in STANCES.items():
+        for side in (pro, con):
+            pairs += [{"text_1": f"boy: {a}", "text_2": f"girl: {b}", "label": 1, "category": trait}
+                      for i, a in enumerate(side) for b in side[i + 1:]]
+        pairs += [{"text_1": f"boy: {a}", "text_2": f"girl: {b}", "label": 0, "category": trait}
+                  for a in pro for b in con]
+    random.Random(seed).shuffle(pairs)
+    return pairs
+
+
+def write_jsonl(path: Path, pairs: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    return path
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """train.jsonl (~100 pairs) and validation.jsonl (~30 pairs) in one directory."""
+    pairs = make_pairs()
+    folder = tmp_path_factory.mktemp("pairs")
+    write_jsonl(folder / "train.jsonl", pairs[:112])
+    write_jsonl(folder / "validation.jsonl", pairs[112:150])
+    return folder
+
+
+def tiny_config(data_dir: Path, out: Path, **changes):
+    from compat.training import TrainConfig
+
+    settings = dict(data=str(data_dir), out=str(out), batch=8, max_steps=20, lr=2e-3, eval_steps=10,
+                    logging_steps=1, seed=7)
+    settings.update(changes)
+    return TrainConfig.from_preset("quick", **settings)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(data_dir, tmp_path_factory):
+    """One finished 20-step 4-bit LoRA run (shared by the tests that only read it)."""
+    from compat.training.run import train
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    result = train(tiny_config(data_dir, out), echo=False)
+    return result
+
+
+def events_of(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+
+
+def separation(model, pairs: list[dict]) -> tuple[float, float]:
+    from compat.metrics import cohens_d, roc_auc
+
+    a = model.embed([p["text_1"] for p in pairs])
+    b = model.embed([p["text_2"] for p in pairs])
+    sims = np.einsum("ij,ij->i", a, b)
+    labels = [p["label"] for p in pairs]
+    return roc_auc(sims, labels), cohens_d(sims, labels)
+
+
+def test_tiny_run_learns_and_saves_a_usable_model(tiny_run, data_dir, base_model):
+    from compat.models import load_model
+
+    run_dir = tiny_run.run_dir
+    assert tiny_run.status == "finished" and tiny_run.steps == 20
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "finished" and status["error"] is None and status["ended"]
+
+    losses = [e["loss"] for e in events_of(run_dir) if e["kind"] == "train"]
+    assert len(losses) == 20
+    assert np.mean(losses[-5:]) < np.mean(losses[:5]), losses
+
+    events = events_of(run_dir)
+    assert events[0]["kind"] == "eval" and events[0]["step"] == 0  # the base point of the curve
+    assert {"step", "epoch", "loss", "lr", "progress", "elapsed", "eta"} <= set(events[1])
+    assert events[-1]["kind"] == "end" and events[-1]["status"] == "finished"
+    assert any("eval_auc" in e and "eval_cohen_d" in e for e in events if e["step"] > 0)
+
+    adapter = run_dir / "adapter" / "adapter_model.safetensors"
+    assert 100_000 < adapter.stat().st_size < 20_000_000
+    adapter_config = json.loads((run_dir / "adapter" / "adapter_config.json").read_text())
+    assert not adapter_config["base_model_name_or_path"].startswith("/")  # portable (TRAPS 6)
+
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["seed"] == 7 and config["resolved"]["quant"] == "4bit"
+    assert len(config["data"]["train"]["sha256"]) == 64 and config["versions"]["peft"]
+    info = json.loads((run_dir / "compat_model.json").read_text())
+    assert info["format"] == "compat-lora/1" and info["instruction"]
+    assert info["calibration"]["scale"] > 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"fine_tuned", "base"} <= set(metrics["validation"])
+
+    model = load_model(str(run_dir))
+    assert model.instruction == info["instruction"]
+    train_pairs = [json.loads(line) for line in (data_dir / "train.jsonl").read_text().splitlines()]
+    tuned_auc, tuned_d = separation(model, train_pairs)
+    base_auc, base_d = separation(base_model, train_pairs)
+    assert tuned_auc > base_auc + 0.05 and tuned_d > base_d + 0.3, (tuned_auc, base_auc, tuned_d, base_d)
+    from compat.scoring import score
+
+    assert score("I smoke daily", "I'd never date a smoker", model).probability is not None
+
+
+def test_same_seed_gives_an_identical_adapter(tiny_run, data_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from compat.training.run import train
+
+    again = train(tiny_config(data_dir, tmp_path / "again"), echo=False)
+    first = load_file(tiny_run.run_dir / "adapter" / "adapter_model.safetensors")
+    second = load_file(again.run_dir / "adapter" / "adapter_model.safetensors")
+    assert first.keys() == second.keys() and len(first) == 6 * 6 * 2  # 6 layers x 6 linears x (A, B)
+    for key in first:
+        assert (first[key] == second[key]).all(), key
+
+
+def test_stop_file_leaves_a_usable_stopped_run(data_dir, tmp_path):
+    from compat.models import load_model
+    from compat.training.run import train
+
+    out = tmp_path / "stopped"
+    watcher = threading.Thread(target=touch_stop_after, args=(out, 3), daemon=True)
+    watcher.start()
+    result = train(tiny_config(data_dir, out, max_steps=400, eval_steps=1000), echo=False)
+    assert result.status == "stopped" and 3 <= result.steps < 10
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "stopped" and "STOP" in status["stop_reason"]
+    assert (out / "adapter" / "adapter_model.safetensors").exists()
+    assert load_model(str(out)).calibration is not None
+
+
+def touch_stop_after(run_dir: Path, step: int, timeout: float = 300) -> None:
+    """Create RUN_DIR/STOP once events.jsonl shows `step` (what the web app's Stop button does)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if any(e.get("step", 0) >= step for e in events_of(run_dir)):
+                (run_dir / "STOP").touch()
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+
+
+def test_malformed_data_fails_before_training_naming_the_line(tmp_path):
+    good = make_pairs()[:20]
+    lines = [json.dumps(p) for p in good]
+    lines[6] = json.dumps({**good[6], "label": "1"})
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "never"
+    started = time.time()
+    proc = subprocess.run([sys.executable, "-m", "compat", "train", "--data", str(bad), "--out", str(out)],
+                          cwd=REPO_ROOT, env=ENV, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{bad}:7" in proc.stderr and "label" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()  # nothing half-written
+    assert time.time() - started < 60  # no model was loaded (that alone takes longer under load)
+
+
+def test_torchrun_two_processes_stop_together(data_dir, tmp_path):
+    """2 ranks (gloo, 1 thread each); a stop file seen by rank 0 ends both ranks at the same step."""
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "compat", "train", "--data", str(data_dir), "--out", str(out), "--preset", "quick",
+               "--batch", "8", "--max-steps", "400", "--eval-steps", "1000", "--logging-steps", "1",
+               "--quiet"]
+    proc = subprocess.Popen(command, cwd=REPO_ROOT, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    watcher = threading.Thread(target=touch_stop_after, args=(out, 3), daemon=True)
+    watcher.start()
+    try:
+        log, _ = proc.communicate(timeout=400)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, log[-3000:]
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "stopped", status
+    config = json.loads((out / "config.json").read_text())
+    assert config["device"]["world_size"] == 2
+    assert config["resolved"]["steps_per_epoch"] == 112 // 16  # each step sees 8 pairs on each rank
+    assert (out / "compat_model.json").exists() and (out / "adapter" / "adapter_model.safetensors").exists()
