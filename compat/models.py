@@ -137,14 +137,19 @@ def _load(name: str, path: Path | None) -> CompatModel:
     info = read_model_info(path) if path else {}
     if path is not None and not info and not any(path.glob("*.safetensors")):
         raise ModelNotFound(f"{path} has no .safetensors weights (pickled weights are refused)")
-    if info and not (path / "adapter" / "adapter_model.safetensors").exists():
+    full = info.get("weights") == "model"  # a full fine-tune: a whole sentence-transformers folder in model/
+    if info and not full and not (path / "adapter" / "adapter_model.safetensors").exists():
         raise ModelNotFound(f"{path / 'adapter'} has no adapter_model.safetensors (pickled weights are refused)")
+    if full and not any((path / "model").glob("*.safetensors")):
+        raise ModelNotFound(f"{path / 'model'} has no .safetensors weights (pickled weights are refused)")
     if path is None:
         encoder = load_base_encoder()
     elif info:
         if info.get("format") != FORMAT:
             raise ModelNotFound(f"{path / MODEL_FILE}: unknown format {info.get('format')!r}")
-        encoder = merge_adapter(load_base_encoder(), path / "adapter")
+        encoder = SentenceTransformer(str(path / "model"), device="cpu", local_files_only=True,
+                                      model_kwargs={"use_safetensors": True}) if full else \
+            merge_adapter(load_base_encoder(), path / "adapter")
     else:
         encoder = SentenceTransformer(str(path), device="cpu", local_files_only=True,
                                       model_kwargs={"use_safetensors": True})
