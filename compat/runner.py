@@ -184,8 +184,10 @@ class TrainingRunner:
 
 class _Spawner:
     """Spawns children from one long-lived thread, so that the kernel's parent-death signal (which is
-    tied to the spawning *thread*) fires only when the app itself exits: the child then gets SIGTERM,
-    saves what it has and ends 'stopped' instead of training on unseen."""
+    tied to the spawning *thread*) fires only when the app itself exits: the child then gets SIGHUP,
+    saves what it has and ends 'stopped' instead of training on unseen. SIGHUP rather than SIGTERM:
+    the kernel can deliver it more than once as the dying app's threads go, and a repeated SIGTERM means
+    "abort without saving" to `compat train`."""
 
     def __init__(self):
         self._requests: queue.Queue = queue.Queue()
@@ -219,7 +221,7 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGHUP)  # PR_SET_PDEATHSIG
 
 
 # -- what the UI asks for, as `compat train` arguments ---------------------------------------------
@@ -231,11 +233,12 @@ SETTING_FLAGS = {
 
 
 def train_arguments(settings: dict) -> list[str]:
-    """`compat train` options for the settings that are set (None, "" and 0 steps mean the preset's)."""
+    """`compat train` options for the settings that are set (None, "" and 0 mean the preset's, except
+    for the seed: a blank number box in the browser arrives as 0)."""
     args: list[str] = []
     for key, flag in SETTING_FLAGS.items():
         value = settings.get(key)
-        if value is None or value == "" or (key == "max_steps" and not value):
+        if value is None or value == "" or (key != "seed" and value == 0):
             continue
         if isinstance(value, float) and value.is_integer() and key not in ("lr", "epochs"):
             value = int(value)

@@ -237,20 +237,6 @@ def test_kill_9_during_training_then_restart(train_app, tmp_path):
     if db.exists():
         with sqlite3.connect(db) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    if status["status"] == "failed" and status.get("error") == "aborted":
-        # Linux sends PR_SET_PDEATHSIG again each time the child is handed to another dying thread of
-        # the killed (multi-threaded) app, so the child often gets SIGTERM twice, and compat.training's
-        # StopRequest takes a second signal as "abort without saving".
-        pytest.xfail("known bug: the parent-death SIGTERM arrives twice and the run aborts unsaved")
-    assert status["status"] in ("stopped", "interrupted"), status
+    # the child got the parent-death SIGHUP, saved what it had and stopped: nothing is lost
+    assert status["status"] == "stopped", status
 
-
-def test_kill_9_during_a_bulk_relabel_through_the_app(app_server):
-    from gradio_client import Client
-
-    info = Client(app_server.url, verbose=False).view_api(return_format="dict", print_info=False)
-    if not any("bulk" in name for name in info.get("named_endpoints", {})):
-        pytest.skip("the Data tab's bulk relabel has no API endpoint (it is private, button-only); the "
-                    "store's own tests cover kill -9 in the middle of a bulk relabel")
-    pytest.skip("a bulk relabel endpoint exists now, but this test does not drive it yet: extend it to kill -9 "
-                "the app during one and check PRAGMA integrity_check and all-or-nothing labels")

@@ -94,6 +94,10 @@ class StopRequest:
         return self.reason is not None
 
     def _on_signal(self, signum, frame) -> None:
+        if signum == signal.SIGHUP:  # the app that started us died (parent-death signal, see
+            # compat/runner.py); Linux may deliver it more than once, so it never counts towards abort
+            self.request("the app exited (SIGHUP)")
+            return
         self._signals += 1
         if self._signals > 1:  # a second signal: the user wants out now
             raise KeyboardInterrupt
@@ -103,11 +107,11 @@ class StopRequest:
 
     @contextlib.contextmanager
     def signals_handled(self) -> Iterator["StopRequest"]:
-        """SIGINT/SIGTERM request a stop while inside; the previous handlers come back on exit."""
+        """SIGINT/SIGTERM/SIGHUP request a stop while inside; the previous handlers come back on exit."""
         if threading.current_thread() is not threading.main_thread():
             yield self  # signal handlers can only be set from the main thread
             return
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
             yield self
         finally:

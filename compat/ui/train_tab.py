@@ -187,7 +187,7 @@ def build(ctx) -> None:
             source = gr.Radio(SOURCES, value=SOURCES[0], label="Data")
             file = gr.File(label="Pair file (JSONL)", file_types=[".jsonl"], type="filepath")
             preset = gr.Radio(PRESETS, value="quick", label="Preset (quick: about a minute on this CPU)")
-            with gr.Accordion("Advanced settings (blank: the preset decides)", open=False):
+            with gr.Accordion("Advanced settings (blank or 0: the preset decides)", open=False):
                 with gr.Row():
                     quant4 = gr.Checkbox(value=True, label="4-bit base (QLoRA)")
                     full = gr.Checkbox(value=False, label="Full fine-tune (no LoRA)")
@@ -200,7 +200,7 @@ def build(ctx) -> None:
                     lr = gr.Number(None, label="Learning rate")
                     batch = gr.Number(None, label="Batch size", precision=0)
                 with gr.Row():
-                    seed = gr.Number(None, label="Seed", precision=0)
+                    seed = gr.Number(42, label="Seed", precision=0)
                     max_steps = gr.Number(None, label="Max steps (blank: all)", precision=0)
                 instruction = gr.Textbox(label="Instruction (blank: the default; 'none' for no prompt)")
             command = gr.Code(label="The same run from a terminal", language="shell", interactive=False)

@@ -1,0 +1,114 @@
+"""Training from the app: the runner starts a real `compat train` child; the API and a browser watch it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from apputil import browser_page, running_app
+
+from compat.progress import progress_of, smooth
+from compat.runner import TrainingRunner, read_events, train_arguments
+
+TINY = {"preset": "quick", "max_steps": 12, "batch": 8, "quant": "4bit", "seed": 1}
+
+
+def test_settings_become_train_options():
+    args = train_arguments({"preset": "quick", "quant": "none", "lora_r": 4.0, "lr": 2e-4, "full": True,
+                            "loss": None, "instruction": "", "max_steps": 0, "lora_alpha": 0, "seed": 0})
+    # a blank number box arrives as 0: it means "the preset's", except for the seed
+    assert args == ["--preset", "quick", "--quant", "none", "--lora-r", "4", "--lr", "0.0002", "--seed", "0",
+                    "--full"]
+
+
+def test_progress_reads_loss_and_eval_points_and_skips_a_half_written_line(tmp_path):
+    lines = [{"step": 1, "loss": 1.0, "progress": 0.1, "elapsed": 3, "eta": 27},
+             {"step": 2, "loss": 0.5, "progress": 0.2},
+             {"step": 2, "eval_auc": 0.9, "eval_cohen_d": 2.5}]
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines) + '{"step": 3, "lo')
+    p = progress_of(read_events(tmp_path))
+    assert p.steps == [1, 2] and p.loss == [1.0, 0.5] and p.auc == [0.9] and p.cohen_d == [2.5]
+    assert p.fraction == 0.2 and p.eta == 27
+    assert smooth([1.0, 1.0]) == pytest.approx([1.0, 1.0])
+
+
+def _wait(client_or_fn, predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client_or_fn()
+        if predicate(status):
+            return status
+        time.sleep(1)
+    pytest.fail(f"timed out; last status {status}")
+
+
+def test_runner_refuses_a_second_run_and_a_stopped_run_is_usable(tmp_path):
+    runner = TrainingRunner(tmp_path / "runs")
+    (tmp_path / "runs").mkdir()
+    first = runner.start(train_arguments({**TINY, "max_steps": 400}) + ["--data", "data"])
+    from compat.runner import RunnerBusy
+
+    with pytest.raises(RunnerBusy, match=first):
+        runner.start(train_arguments(TINY) + ["--data", "data"])
+    _wait(lambda: read_events(runner.run_dir(first)), lambda ev: sum("loss" in e for e in ev) >= 2, 240)
+    runner.stop(first)
+    info = _wait(lambda: runner.info(first), lambda i: i.status not in ("starting", "running"), 120)
+    assert info.status == "stopped", info.error
+    assert info.usable
+    from compat.models import load_model
+    from compat.scoring import score
+
+    assert -1 <= score("I love hiking", "I hate hiking", load_model(str(info.path))).cosine <= 1
+
+
+def test_a_broken_data_file_ends_as_failed_with_a_readable_error(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text_1": "a", "text_2": "b", "label": 1}\n{"text_1": "a", "label": "yes"}\n')
+    runner = TrainingRunner(tmp_path / "runs")
+    (tmp_path / "runs").mkdir()
+    run_id = runner.start(train_arguments(TINY) + ["--data", str(bad)])
+    info = _wait(lambda: runner.info(run_id), lambda i: i.status not in ("starting", "running"), 120)
+    assert info.status == "failed"
+    assert "bad.jsonl:2" in (info.error or "") and "Traceback" not in (info.error or "")
+
+
+@pytest.mark.browser
+def test_train_tab_api_and_browser_show_a_live_run(tmp_path):
+    from gradio_client import Client
+
+    with running_app(tmp_path / "home") as app:
+        client = Client(app.url, verbose=False)
+        with browser_page() as page:
+            page.goto(app.url)
+            page.get_by_role("tab", name="Train").click()
+            page.get_by_label("Shipped data set (data/)").check()
+            page.get_by_text("Advanced settings").click()
+            page.get_by_label("Max steps (blank: all)").fill("400")
+            page.get_by_label("Batch size").fill("8")
+            page.get_by_role("button", name="Train", exact=True).click()
+            page.wait_for_function(
+                "() => document.querySelector('#train-message textarea')?.value.startsWith('Started')",
+                timeout=30_000)
+            run_id = page.locator("#train-run-id textarea, #train-run-id input").first.input_value()
+            _wait(lambda: client.predict(run_id, api_name="/training_status"),
+                  lambda s: len(s["loss"]) >= 2 or s["status"] not in ("starting", "running"), 240)
+            # the loss chart gets at least two points (plotly draws one marker per point)
+            page.wait_for_function(
+                "() => document.querySelectorAll('#train-loss .scatterlayer .trace:first-child .point').length >= 2",
+                timeout=30_000)
+            status = client.predict(api_name="/training_status")
+            assert status["status"] == "running" and len(status["loss"]) >= 2
+            message, run_id = client.predict("Shipped data set (data/)", None, "quick", True, None, None,
+                                             False, "(preset)", None, None, 8, "", None, 5,
+                                             api_name="/start_training")
+            assert message.startswith("Not started") and run_id == ""
+            page.get_by_role("button", name="Stop").click()
+            final = _wait(lambda: client.predict(api_name="/training_status"),
+                          lambda s: s["status"] not in ("starting", "running"), 120)
+            assert final["status"] == "stopped" and final["usable"]
+            page.wait_for_function(
+                "() => document.querySelector('#train-headline')?.innerText.includes('stopped')", timeout=30_000)
+        # the app still scores while and after training
+        base, *_ = client.predict("I love hiking", "I love hiking", api_name="/score")
+        assert base == pytest.approx(1.0, abs=1e-3)
