@@ -80,21 +80,32 @@ def _warm_up() -> None:
                 print(f"compat: could not preload model {name!r}: {exc}")
 
 
-def _share_cpu_with_training(interval: float = 2.0) -> None:
-    """While a training child runs, the app's torch uses one thread: two processes each running as many
-    threads as there are cores made every op ~40x slower here (shared/TRAPS.md, trap 4)."""
+def _watch_training(interval: float = 2.0) -> None:
+    """Runs beside the app. While a training child runs, the app's torch uses one thread: two processes
+    each running as many threads as there are cores made every op ~40x slower here (shared/TRAPS.md,
+    trap 4). When a run ends with a usable model, its embeddings and UMAP projections for the shipped
+    validation and test sets are computed in the background, so its first Explore view is quick."""
     import sys
     import time
 
+    from compat.paths import DATA_DIR
     from compat.runner import default_runner
 
     cores = os.cpu_count() or 1
+    watched = None
     while True:
+        runner = default_runner()
+        active = runner.active()
         torch = sys.modules.get("torch")  # only once something in the app has imported it
-        if torch is not None:
-            wanted = 1 if default_runner().active() else cores
-            if torch.get_num_threads() != wanted:
-                torch.set_num_threads(wanted)
+        if torch is not None and torch.get_num_threads() != (1 if active else cores):
+            torch.set_num_threads(1 if active else cores)
+        if watched and (active is None or active.run_id != watched):
+            ended = runner.info(watched)
+            if ended.usable:
+                from compat.projection import warm_cache_in_background
+
+                warm_cache_in_background(str(ended.path), [DATA_DIR / "validation.jsonl", DATA_DIR / "test.jsonl"])
+        watched = active.run_id if active else None
         time.sleep(interval)
 
 
@@ -110,7 +121,7 @@ def launch(host: str | None = None, port: int | None = None, *, block: bool = Tr
         show_error=False, max_file_size="20mb", footer_links=["api", "settings"],
     )
     threading.Thread(target=_warm_up, daemon=True, name="compat-warm-up").start()
-    threading.Thread(target=_share_cpu_with_training, daemon=True, name="compat-cpu-share").start()
+    threading.Thread(target=_watch_training, daemon=True, name="compat-training-watch").start()
     print(f"compat: serving on http://{host}:{port}", flush=True)
     if block:
         app.block_thread()
