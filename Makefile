@@ -40,7 +40,7 @@ data: $(VENV)/.runtime
 	$(PY) -m compat generate --out data --seed 0
 
 model: $(VENV)/.runtime
-	$(PY) -m compat train --data data --preset default --seed 0 --out assets/models/default
+	$(PY) -m compat train --data data --preset default --seed 0 --out assets/models/default --force
 
 bench: $(VENV)/.dev
 	$(PY) bench/run_all.py

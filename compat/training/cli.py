@@ -38,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="learning rate (default: the preset's; a tenth of it with --full)")
     p.add_argument("--batch", type=int, help="pairs per step and process (default 16)")
     p.add_argument("--instruction", metavar="TEXT|none",
-                   help="prompt put before every statement in training and scoring; `none` for no prompt")
+                   help="prompt put before every statement in training and scoring; `default` for the standard "
+                        "one; none (the default) for no prompt")
     p.add_argument("--seed", type=int, help="seed for adapter init, data order and splits (default 42)")
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
     p.add_argument("--eval-steps", type=int, help="evaluate on validation every N steps")

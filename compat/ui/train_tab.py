@@ -14,6 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from compat.text import DEFAULT_INSTRUCTION
 from compat.progress import compare_figure, eval_figure, format_seconds, loss_figure, progress_of
 from compat.runner import (ACTIVE, RunnerBusy, default_runner, log_tail, read_events, read_json,
                            store_snapshot, train_arguments)
@@ -202,7 +203,8 @@ def build(ctx) -> None:
                 with gr.Row():
                     seed = gr.Number(42, label="Seed", precision=0)
                     max_steps = gr.Number(None, label="Max steps (blank: all)", precision=0)
-                instruction = gr.Textbox(label="Instruction (blank: the default; 'none' for no prompt)")
+                instruction = gr.Textbox(label="Instruction prompt (blank: none; 'default' for the standard one)",
+                                         placeholder=DEFAULT_INSTRUCTION)
             command = gr.Code(label="The same run from a terminal", language="shell", interactive=False)
             with gr.Row():
                 train = gr.Button("Train", variant="primary")
