@@ -68,8 +68,9 @@ def test_browser_types_two_statements_and_sees_the_score(app_server):
         page.get_by_label("Person A").fill("boy: I love lazy Sundays")
         page.get_by_label("Person B").fill("girl: <b>Weekends</b> are pajamas and a good novel")
         page.get_by_role("button", name="Score", exact=True).click()
-        base = page.locator("#score-base input")
-        page.wait_for_function("el => el.value !== ''", arg=base.element_handle(), timeout=60_000)
-        value = float(base.input_value())
-        assert -1 <= value <= 1
+        # the message is set by every finished score; the number boxes hold a value before that
+        page.wait_for_function("() => document.querySelector('#score-message textarea')?.value.length > 0",
+                               timeout=60_000)
+        value = float(page.locator("#score-base input").input_value())
+        assert -1 <= value <= 1 and value != 0
         assert page.locator("b", has_text="Weekends").count() == 0  # shown as text, not markup
