@@ -26,7 +26,16 @@ SMALL = [
 ]
 
 
-def test_explore_shows_histograms_table_and_worst_pairs_before_the_umap(compat_home, base_model, tmp_path):
+@pytest.fixture()
+def no_default_model(tmp_path, monkeypatch):
+    """A checkout where `make model` has not been run: no shipped fine-tuned model, so only base is shown."""
+    import compat.models
+
+    monkeypatch.setattr(compat.models, "DEFAULT_MODEL_DIR", tmp_path / "no-default-model")
+
+
+def test_explore_shows_histograms_table_and_worst_pairs_before_the_umap(compat_home, base_model, tmp_path,
+                                                                         no_default_model):
     from compat.ui.explore_tab import explore
 
     upload = tmp_path / "small.jsonl"
@@ -57,7 +66,7 @@ def test_explore_says_what_is_wrong_with_the_input(compat_home, tmp_path):
     assert "all 2 pairs are compatible" in messages[-1]
 
 
-def test_evaluate_api_and_its_refusals(compat_home, base_model):
+def test_evaluate_api_and_its_refusals(compat_home, base_model, no_default_model):
     from compat.store import LabelStore
     from compat.ui.explore_tab import evaluate_api
 
