@@ -112,3 +112,25 @@ def test_train_tab_api_and_browser_show_a_live_run(tmp_path):
         # the app still scores while and after training
         base, *_ = client.predict("I love hiking", "I love hiking", api_name="/score")
         assert base == pytest.approx(1.0, abs=1e-3)
+
+
+def test_finished_runs_show_their_metrics_and_settings(compat_home):
+    """The shipped model's run files, copied in as a run, fill the final-metrics and runs tables."""
+    import shutil
+
+    from compat.paths import DEFAULT_MODEL_DIR, runs_dir
+    from compat.runner import read_json
+    from compat.ui.train_tab import _metrics_rows, refresh, runs_table
+
+    if not (DEFAULT_MODEL_DIR / "metrics.json").exists():
+        pytest.skip("no shipped default model (run `make model`)")
+    shutil.copytree(DEFAULT_MODEL_DIR, runs_dir() / "20260101-000000-abcd")
+    rows = _metrics_rows(read_json(DEFAULT_MODEL_DIR / "metrics.json"))
+    assert {r[0] for r in rows} >= {"validation", "test"} and all(isinstance(r[2], float) for r in rows)
+    auc = next(r for r in rows if r[:2] == ["test", "auc"])
+    assert auc[4] == pytest.approx(auc[2] - auc[3], abs=1e-3)  # the change is fine-tuned minus base
+    (run,) = runs_table()
+    assert run[0] == "20260101-000000-abcd" and run[1] == "finished"
+    assert run[4:6] == ["default", "cosent"] and isinstance(run[6], float)
+    headline, *_ = refresh("no-such-run")
+    assert "no-such-run" in headline  # an unknown run is reported, not a traceback every second

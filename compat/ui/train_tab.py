@@ -6,7 +6,6 @@ so a reload or a second tab shows the same job, and Score and Data stay usable w
 
 from __future__ import annotations
 
-import json
 import shlex
 import shutil
 import time
@@ -14,10 +13,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from compat.text import DEFAULT_INSTRUCTION
 from compat.progress import compare_figure, eval_figure, format_seconds, loss_figure, progress_of
-from compat.runner import (ACTIVE, RunnerBusy, default_runner, log_tail, read_events, read_json,
+from compat.runner import (RunnerBusy, default_runner, log_tail, read_events, read_json,
                            store_snapshot, train_arguments)
+from compat.text import DEFAULT_INSTRUCTION
 
 SOURCES = ["Current labels (label store)", "Shipped data set (data/)", "Uploaded file"]
 PRESETS = ["quick", "default", "thorough"]
@@ -72,18 +71,18 @@ def start_training(source: str, file, *values) -> tuple[str, str]:
     return f"Started run {run_id}.", run_id
 
 
-def training_status(run_id: str = "") -> dict:
-    """Status, progress, loss points and final metrics of a run (the active or newest when no id)."""
+def _status_and_progress(run_id: str) -> tuple[dict, object]:
+    """A run's status dict and its parsed events (None when there is no such run), read once."""
     runner = default_runner()
     if not run_id:
         current = runner.active() or next(iter(runner.runs()), None)
         if current is None:
-            return {"run_id": None, "status": "none", "message": "no runs yet"}
+            return {"run_id": None, "status": "none", "message": "no runs yet"}, None
         run_id = current.run_id
     try:
         info = runner.info(run_id)
     except (ValueError, OSError) as exc:
-        return {"run_id": run_id, "status": "unknown", "error": str(exc)}
+        return {"run_id": run_id, "status": "unknown", "error": str(exc)}, None
     p = progress_of(read_events(info.path))
     return {
         "run_id": run_id, "status": info.status, "error": info.error, "usable": info.usable,
@@ -91,7 +90,12 @@ def training_status(run_id: str = "") -> dict:
         "steps": p.steps, "loss": p.loss, "eval_steps": p.eval_steps, "auc": p.auc, "cohen_d": p.cohen_d,
         # not "path": gradio_client takes any dict with a string "path" for a file and fetches it
         "metrics": read_json(info.path / "metrics.json"), "run_dir": str(info.path),
-    }
+    }, p
+
+
+def training_status(run_id: str = "") -> dict:
+    """Status, progress, loss points and final metrics of a run (the active or newest when no id)."""
+    return _status_and_progress(run_id)[0]
 
 
 def stop_training(run_id: str = "") -> dict:
@@ -116,28 +120,31 @@ def _progress_html(status: dict) -> str:
 
 
 def _metrics_rows(metrics: dict | None) -> list[list]:
-    """Final metrics, fine-tuned beside base, one row per split and metric."""
+    """Final metrics, fine-tuned beside base: one row per measured set (validation, test, extra test
+    files) and metric. metrics.json keeps each set as {"fine_tuned": {...}, "base": {...}}."""
     rows = []
-    for split in ("validation", "test", "natural"):
-        block = (metrics or {}).get(split) or {}
-        tuned, base = block.get("model") or block.get("finetuned") or {}, block.get("base") or {}
+    for name, block in (metrics or {}).items():
+        if not isinstance(block, dict) or "fine_tuned" not in block:
+            continue
+        tuned, base = block["fine_tuned"] or {}, block.get("base") or {}
         for key in ("auc", "cohen_d", "accuracy", "f1", "recall_at_1"):
-            if key in tuned:
+            if isinstance(tuned.get(key), (int, float)):
                 b = base.get(key)
-                rows.append([split, key, round(tuned[key], 4), None if b is None else round(b, 4),
+                rows.append([name, key, round(tuned[key], 4), None if b is None else round(b, 4),
                              None if b is None else round(tuned[key] - b, 4)])
     return rows
 
 
 def refresh(selected: str):
     """Everything the live view shows for the selected run (or the active/newest one)."""
-    status = training_status(selected or "")
-    run_id = status.get("run_id")
-    if run_id is None:
+    status, p = _status_and_progress(selected or "")
+    if p is None:
         empty = progress_of([])
-        return ("No runs yet: choose data and a preset, then click Train.", "", loss_figure(empty),
-                eval_figure(empty), "", [], gr.update(interactive=False), gr.update())
-    p = progress_of(read_events(Path(status["run_dir"])))
+        text = ("No runs yet: choose data and a preset, then click Train." if status["status"] == "none"
+                else f"Run {status['run_id']!r}: {status.get('error')}")
+        return (text, "", loss_figure(empty), eval_figure(empty), "", [], gr.update(interactive=False),
+                gr.update())
+    run_id = status["run_id"]
     headline = f"**Run {run_id}: {status['status']}**"
     if status.get("error"):
         headline += f" — {status['error'].splitlines()[-1][:300]}"
@@ -149,11 +156,11 @@ def refresh(selected: str):
 def runs_table() -> list[list]:
     rows = []
     for r in default_runner().runs():
-        config = read_json(r.path / "config.json", {}) or {}
+        settings = (read_json(r.path / "config.json", {}) or {}).get("settings") or {}
         test = ((read_json(r.path / "metrics.json", {}) or {}).get("test") or {})
-        tuned = test.get("model") or test.get("finetuned") or {}
+        tuned = test.get("fine_tuned") or {}
         rows.append([r.run_id, r.status, time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started or 0)),
-                     str(config.get("data", ""))[-40:], config.get("preset", ""), config.get("loss", ""),
+                     str(settings.get("data", ""))[-40:], settings.get("preset", ""), settings.get("loss", ""),
                      tuned.get("auc"), tuned.get("cohen_d")])
     return rows
 
