@@ -51,12 +51,13 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args, _ = build_parser(argv).parse_known_args(argv)
+    parser = build_parser(argv)
+    args, _ = parser.parse_known_args(argv)
     module = _module(args.command)
     if module is None:
         print(f"compat {args.command}: not implemented yet", file=sys.stderr)
         return 3
-    build_parser(argv).parse_args(argv)  # now strict: unknown options are an error
+    args = parser.parse_args(argv)  # now strict: unknown options are an error
     runner = getattr(module, f"run_{args.command}", None) or module.run
     try:
         return int(runner(args) or 0)
