@@ -240,3 +240,57 @@ def test_kill_9_during_training_then_restart(train_app, tmp_path):
     # the child got the parent-death SIGHUP, saved what it had and stopped: nothing is lost
     assert status["status"] == "stopped", status
 
+
+
+def _write_lock_held(db: Path) -> bool:
+    """True while another connection holds the database's write lock (a write transaction is open)."""
+    probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+        return True
+    finally:
+        probe.close()
+
+
+def test_kill_9_during_a_bulk_relabel_through_the_app(tmp_path):
+    """A bulk relabel of 100,000 pairs sent to the app's `bulk_relabel` endpoint; the app is killed with
+    -9 while that transaction holds the write lock. After a restart the database passes integrity_check,
+    not one label or history row of the bulk change exists, and the same request then applies whole."""
+    from compat.store import LabelStore
+
+    home, n = tmp_path / "home", 100_000
+    db = home / "labels.db"
+    pairs = [{"text_1": f"boy: statement {i}", "text_2": f"girl: reply {i}", "label": i % 2,
+              "category": ["lifestyle", "values"][i % 2]} for i in range(n)]
+    seeded = LabelStore(db)
+    seeded.import_pairs(pairs)
+    seeded.close()
+
+    with running_app(home) as app:
+        c = client(app.url)
+        assert c.predict(api_name="/list_pairs")["total"] == n  # the app has opened the store: its only write is next
+        c.submit(1, "bulk-killer", n, None, api_name="/bulk_relabel")
+        deadline = time.monotonic() + 60
+        while not _write_lock_held(db):
+            assert time.monotonic() < deadline, "the bulk relabel never started"
+            assert app.proc.poll() is None
+        os.kill(app.proc.pid, signal.SIGKILL)
+        app.proc.wait(10)
+
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT COUNT(*) FROM pairs WHERE label = 1").fetchone()[0] == n // 2
+        assert conn.execute("SELECT COUNT(*) FROM label_history").fetchone()[0] == 0
+    with running_app(home) as again:
+        c = client(again.url)
+        assert c.predict(label=1, api_name="/list_pairs")["total"] == n // 2
+        done = c.predict(1, "bulk-again", n, None, api_name="/bulk_relabel")
+        assert done == {"ok": True, "changed": n // 2, "error": None}
+        assert c.predict(label=1, api_name="/list_pairs")["total"] == n
+        stale = c.predict(0, "bulk-again", n - 1, None, api_name="/bulk_relabel")
+        assert not stale["ok"] and "not the 99999 confirmed" in stale["error"]

@@ -3,19 +3,20 @@
 Buttons or keys (1 compatible, 0 incompatible, arrows for next / previous), a bulk relabel of everything
 the filter matches (after a confirmation that says how many), undo, the history of each label, a review
 queue ranked by how strongly the fine-tuned model disagrees with the label, import and export.
-API endpoints: `list_pairs` and `relabel`. All work goes through compat.store.LabelStore.
+API endpoints (compat/ui/data_api.py): `list_pairs`, `relabel`, `bulk_relabel`. All work goes through
+compat.store.LabelStore.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
-import threading
 from pathlib import Path
 
 import gradio as gr
 
 from compat.review import COLUMNS as REVIEW
+from compat.ui import data_api
+from compat.ui.data_api import store
 from compat.review import MAX_PAIRS as REVIEW_MAX_PAIRS  # noqa: F401 (importable from here, as before)
 
 PAGE = 50
@@ -47,24 +48,6 @@ if (!window.__compatDataKeys) {
   }, true);
 }
 """
-
-_stores: dict[str, object] = {}
-_stores_lock = threading.Lock()
-
-
-def store():
-    """The app's label store (COMPAT_HOME/labels.db), filled from the shipped data set on first use."""
-    from compat.paths import labels_db
-    from compat.store import LabelStore
-
-    key = str(labels_db())
-    with _stores_lock:
-        if key not in _stores:
-            opened = LabelStore(key)
-            opened.ensure_seeded()
-            _stores[key] = opened
-        return _stores[key]
-
 
 def label_text(label: int | None) -> str:
     return {1: "compatible (1)", 0: "incompatible (0)"}.get(label, "")
@@ -164,37 +147,6 @@ def export_file(fmt: str, scope: str, filters) -> tuple[str, str]:
                            edited_only=scope == "edited")
     return str(out), f"Exported {count:,} pairs ({scope})."
 
-
-# -- API endpoints (gr.api: typed from these signatures) ---------------------------------------------
-
-def list_pairs(label: int | None = None, category: str | None = None, pair_type: str | None = None,
-               split: str | None = None, edited: bool | None = None, search: str | None = None,
-               sort: str = "id", descending: bool = False, offset: int = 0, limit: int = 50) -> dict:
-    """One page of pairs matching the filters: {"total", "offset", "limit", "rows": [pair, ...]}; each pair
-    has id, text_1, text_2, label, category, subcategory, pair_type, explanation, split, origin, version."""
-    from compat.store import Filters
-
-    try:
-        page = store().query(Filters(label, category, None, pair_type, split, edited, search), sort,
-                             descending, offset, limit)
-    except ValueError as exc:
-        raise gr.Error(str(exc)) from exc
-    rows = [{k: v for k, v in dataclasses.asdict(r).items() if k != "history"} for r in page.rows]
-    return {"total": page.total, "offset": page.offset, "limit": page.limit, "rows": rows}
-
-
-def relabel(pair_id: int, label: int, expected_version: int, annotator: str, note: str = "") -> dict:
-    """Set a pair's label if it is still at expected_version. Returns {"ok": true, "pair": ...}, or
-    {"ok": false, "error": ..., "pair": the current pair or null} (a stale version is refused, not applied)."""
-    from compat.store import PairNotFound, StaleVersion
-
-    try:
-        row = store().relabel(int(pair_id), label, int(expected_version), annotator, note or None)
-        return {"ok": True, "error": None, "pair": dataclasses.asdict(row)}
-    except StaleVersion as exc:
-        return {"ok": False, "error": str(exc), "pair": dataclasses.asdict(exc.current)}
-    except (PairNotFound, ValueError) as exc:
-        return {"ok": False, "error": str(exc).strip("'\""), "pair": None}
 
 # -- the tab ------------------------------------------------------------------------------------------
 
@@ -415,5 +367,6 @@ def build(ctx) -> None:
     do_export.click(lambda f, sc, *v: export_file(f, sc, filters_of(*v[:6])), [fmt, scope, *view],
                     [download, message], api_visibility="private")
 
-    gr.api(list_pairs, api_name="list_pairs")
-    gr.api(relabel, api_name="relabel")
+    gr.api(data_api.list_pairs, api_name="list_pairs")
+    gr.api(data_api.relabel, api_name="relabel")
+    gr.api(data_api.bulk_relabel, api_name="bulk_relabel")
