@@ -8,9 +8,10 @@ first `--pairs` of data/train.jsonl, prefixes parsed off), with the same batch, 
 LoRA settings (r=8, alpha=16, dropout 0.1, attention + dense layers), 4-bit settings (NF4, compute dtype
 as compat's `auto` picks it), no instruction prompt (compat's default) and seed. The plain script is
 what one would write by hand: SentenceTransformer + BitsAndBytesConfig + add_adapter +
-SentenceTransformerTrainer, no evaluation, no callbacks of ours. Each run is its own process (same thread count); throughput is taken
-between the end of step `--skip` and the last step, so imports, model loading and compat's evaluation
-at step 0 are excluded; peak memory is the process's peak RSS (imports and model loading included).
+SentenceTransformerTrainer, no evaluation, no callbacks of ours. Each run is its own process (same
+thread count); `--repeats` runs per side, alternating which side goes first, and the median is reported.
+Throughput is taken between the end of step `--skip` and the last step, so imports, model loading and
+compat's evaluation at step 0 are excluded; peak memory is the process's peak RSS (imports and model loading included).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -153,6 +155,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--pairs", type=int, default=1000, help="training pairs taken from data/train.jsonl")
     parser.add_argument("--modes", nargs="*", default=list(MODES), choices=list(MODES))
+    parser.add_argument("--repeats", type=int, default=3, help="runs per side and mode; the median is reported")
     parser.add_argument("--quick", action="store_true", help="12 steps, timing from step 4: checks the script")
     args = parser.parse_args()
     if args.command == "child-compat":
@@ -161,7 +164,7 @@ def main() -> None:
     if args.command == "child-plain":
         return child_plain(args)
     if args.quick:
-        args.steps, args.skip, args.modes = 12, 4, args.modes[:1]
+        args.steps, args.skip, args.modes, args.repeats = 12, 4, args.modes[:1], 1
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-training-") as tmp:
@@ -169,19 +172,24 @@ def main() -> None:
         data = subset(c.REPO / "data" / "train.jsonl", args.pairs, work / "train.jsonl")
         validation = subset(c.REPO / "data" / "validation.jsonl", 100, work / "validation.jsonl")
         for mode in args.modes:
-            results = {}
-            for kind in ("plain", "compat"):  # alternate sides; each in a fresh process and work dir
-                folder = work / f"{kind}-{len(rows)}"
-                folder.mkdir()
-                results[kind] = run_child(kind, args, mode, folder, data, validation)
-            ours = throughput(results["compat"]["times"], args.batch, args.skip)
-            plain = throughput(results["plain"]["times"], args.batch, args.skip)
-            rows.append([mode, ours, plain, c.ratio(ours, plain), results["compat"]["peak_mb"],
-                         results["plain"]["peak_mb"]])
+            speeds, peaks = {"compat": [], "plain": []}, {"compat": [], "plain": []}
+            for repeat in range(args.repeats):
+                order = ("plain", "compat") if repeat % 2 == 0 else ("compat", "plain")  # alternate who goes first
+                for kind in order:  # each in a fresh process and work dir
+                    folder = work / f"{kind}-{mode.replace(' ', '_')}-{repeat}"
+                    folder.mkdir()
+                    result = run_child(kind, args, mode, folder, data, validation)
+                    speeds[kind].append(throughput(result["times"], args.batch, args.skip))
+                    peaks[kind].append(result["peak_mb"])
+            ours, plain = statistics.median(speeds["compat"]), statistics.median(speeds["plain"])
+            ratios = [a / b for a, b in zip(speeds["compat"], speeds["plain"])]
+            rows.append([mode, ours, plain, c.ratio(ours, plain), f"{min(ratios):.2f}–{max(ratios):.2f}",
+                         max(peaks["compat"]), max(peaks["plain"])])
     print(f"Steps {args.skip}-{args.steps} of {args.steps}, batch {args.batch}, {args.pairs} pairs, CoSENT, "
-          f"no instruction prompt, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}.\n")
+          f"no instruction prompt, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
+          f"{args.repeats} repeat(s) per side, alternating which side goes first; median pairs/s.\n")
     print(c.markdown_table(["mode", "compat pairs/s", "plain pairs/s", "compat / plain",
-                            "compat peak MiB", "plain peak MiB"], rows))
+                            "ratio per repeat", "compat peak MiB", "plain peak MiB"], rows))
 
 
 if __name__ == "__main__":
