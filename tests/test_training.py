@@ -96,6 +96,25 @@ def tiny_run(data_dir, tmp_path_factory):
     return result
 
 
+def test_signed_cosine_targets_and_unrelated_pairs_from_other_categories():
+    from compat.training.data import to_dataset, unrelated_pairs
+
+    pairs = make_pairs()
+    data = to_dataset(pairs, "signed_cosine", unrelated=0.5, seed=3)
+    targets = data["label"]
+    assert len(data) == len(pairs) + round(0.5 * len(pairs))
+    assert targets.count(1.0) == sum(p["label"] == 1 for p in pairs)
+    assert targets.count(-1.0) == sum(p["label"] == 0 for p in pairs)
+    assert targets.count(0.0) == round(0.5 * len(pairs))
+    category = {text: trait for trait, sides in STANCES.items() for side in sides for text in side}
+    extra = [(a, b) for a, b, t in zip(data["sentence1"], data["sentence2"], targets) if t == 0.0]
+    assert all(category[a] != category[b] for a, b in extra)  # unrelated means another topic
+    assert to_dataset(pairs, "signed_cosine", unrelated=0.5, seed=3)["sentence1"] == data["sentence1"]
+    one_topic = [dict(p, category="same") for p in pairs]
+    assert unrelated_pairs(one_topic, 10, seed=3) == []  # nothing says what is unrelated
+    assert to_dataset(pairs, "cosine")["label"].count(0.0) == sum(p["label"] == 0 for p in pairs)
+
+
 def events_of(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
 
@@ -151,6 +170,21 @@ def test_tiny_run_learns_and_saves_a_usable_model(tiny_run, data_dir, base_model
     from compat.scoring import score
 
     assert score("I smoke daily", "I'd never date a smoker", model).probability is not None
+
+
+def test_signed_cosine_run_trains_on_its_unrelated_pairs_too(data_dir, tmp_path):
+    """The added unrelated pairs are part of the epoch: the step plan counts them, and the run finishes."""
+    from compat.training.run import train
+
+    out = tmp_path / "signed"
+    result = train(tiny_config(data_dir, out, loss="signed_cosine", unrelated=0.5, max_steps=None, epochs=1.0,
+                               eval_steps=100, instruction=None), echo=False)
+    rows = 112 + 56  # 112 training pairs + half as many unrelated ones
+    config = json.loads((out / "config.json").read_text())
+    assert config["resolved"]["train_rows"] == rows and config["resolved"]["max_steps"] == rows // 8
+    assert result.status == "finished" and result.steps == rows // 8
+    losses = [e["loss"] for e in events_of(out) if e["kind"] == "train"]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5]), losses
 
 
 def test_same_seed_gives_an_identical_adapter(tiny_run, data_dir, tmp_path):

@@ -13,7 +13,7 @@ from compat.training.config import COMPUTE_DTYPES, LOSSES, PRESETS, QUANTS, Conf
 
 # option dest -> TrainConfig field, for the options that override a preset when given
 OVERRIDES = ("validation", "test", "quant", "compute_dtype", "lora_r", "lora_alpha", "loss", "epochs",
-             "lr", "batch", "seed", "max_steps", "eval_steps", "logging_steps")
+             "lr", "batch", "seed", "max_steps", "eval_steps", "logging_steps", "unrelated")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lora-alpha", type=int, help="LoRA alpha (default 16)")
     p.add_argument("--full", action="store_true", help="full fine-tune instead of LoRA (needs --quant none)")
     p.add_argument("--loss", choices=LOSSES, help="training loss (default cosent)")
+    p.add_argument("--unrelated", type=float, metavar="SHARE",
+                   help="signed_cosine: unrelated pairs (cosine target 0) to add, as a share of the "
+                        "training pairs (default 0.5; 0 adds none)")
     p.add_argument("--epochs", type=float)
     p.add_argument("--lr", type=float, help="learning rate (default: the preset's; a tenth of it with --full)")
     p.add_argument("--batch", type=int, help="pairs per step and process (default 16)")

@@ -11,7 +11,7 @@ from typing import Any
 
 from compat.text import DEFAULT_INSTRUCTION
 
-LOSSES = ("contrastive", "online_contrastive", "cosine", "cosent", "mnrl")
+LOSSES = ("contrastive", "online_contrastive", "cosine", "signed_cosine", "cosent", "mnrl")
 QUANTS = ("4bit", "none")
 COMPUTE_DTYPES = ("auto", "bf16", "fp16", "fp32")
 
@@ -52,6 +52,8 @@ class TrainConfig:
     batch: int = 16
     warmup: float = 0.1
     weight_decay: float = 0.01
+    # signed_cosine only: unrelated pairs (target cosine 0) added, as a share of the training pairs
+    unrelated: float = 0.5
     # No prompt by default: on the held-out test split, training without it separated better (README,
     # "Training"); --instruction DEFAULT (or any text) turns it on, saved with the model either way.
     instruction: str | None = None
@@ -107,6 +109,8 @@ class TrainConfig:
                             "--logging-steps": self.logging_steps}.items():
             if value is not None and value <= 0:
                 raise ConfigError(f"{flag} must be a positive number of steps, got {value}")
+        if not 0 <= self.unrelated <= 5:
+            raise ConfigError(f"--unrelated must be between 0 and 5 (a share of the training pairs), got {self.unrelated}")
         if not 0 < self.validation_fraction < 0.5:
             raise ConfigError(f"validation fraction must be in (0, 0.5), got {self.validation_fraction}")
         if self.instruction is not None and not self.instruction.strip():

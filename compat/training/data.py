@@ -118,11 +118,29 @@ def statements(pairs: list[dict]) -> tuple[list[str], list[str], list[int]]:
             [int(p["label"]) for p in pairs])
 
 
-def to_dataset(pairs: list[dict], loss: str):
+def unrelated_pairs(pairs: list[dict], n: int, seed: int) -> list[tuple[str, str]]:
+    """`n` statement pairs (text_1 of one pair, text_2 of another) whose pairs have different categories:
+    talk about different things, so neither compatible nor incompatible. Empty when the pairs have fewer
+    than two categories (nothing says what is unrelated)."""
+    rng = random.Random(f"unrelated:{seed}")
+    with_category = [p for p in pairs if p.get("category")]
+    if n <= 0 or len({p["category"] for p in with_category}) < 2:
+        return []
+    out: list[tuple[str, str]] = []
+    while len(out) < n:
+        a, b = rng.choice(with_category), rng.choice(with_category)
+        if a["category"] != b["category"]:
+            out.append((clean_statement(a["text_1"]), clean_statement(b["text_2"])))
+    return out
+
+
+def to_dataset(pairs: list[dict], loss: str, unrelated: float = 0.0, seed: int = 42):
     """A datasets.Dataset in the column layout `loss` expects.
 
-    Pair losses get (sentence1, sentence2, label as float); `mnrl` learns from compatible pairs only,
-    as (anchor, positive), with the other pairs of a batch as negatives.
+    Pair losses get (sentence1, sentence2, label as float); `signed_cosine` gets targets 1 / -1 and,
+    with `unrelated` > 0, that share of len(pairs) extra unrelated pairs with target 0, shuffled in;
+    `mnrl` learns from compatible pairs only, as (anchor, positive), with the other pairs of a batch as
+    negatives.
     """
     from datasets import Dataset
 
@@ -130,7 +148,14 @@ def to_dataset(pairs: list[dict], loss: str):
     if loss == "mnrl":
         keep = [i for i, y in enumerate(labels) if y == 1]
         return Dataset.from_dict({"anchor": [first[i] for i in keep], "positive": [second[i] for i in keep]})
-    return Dataset.from_dict({"sentence1": first, "sentence2": second, "label": [float(y) for y in labels]})
+    targets = [float(y) for y in labels]
+    if loss == "signed_cosine":
+        targets = [1.0 if y == 1 else -1.0 for y in labels]
+        extra = unrelated_pairs(pairs, round(unrelated * len(pairs)), seed)
+        rows = list(zip(first, second, targets)) + [(a, b, 0.0) for a, b in extra]
+        random.Random(f"mix:{seed}").shuffle(rows)
+        first, second, targets = (list(column) for column in zip(*rows))
+    return Dataset.from_dict({"sentence1": first, "sentence2": second, "label": targets})
 
 
 def file_sha256(path: Path) -> str:

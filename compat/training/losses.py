@@ -5,6 +5,11 @@ Every loss pulls compatible pairs together and pushes incompatible ones apart in
   online_contrastive  the same, on the batch's hard pairs only (compatible pairs that are far apart,
                       incompatible pairs that are close)
   cosine              (cos - label)^2: label 1 -> cosine 1, label 0 -> cosine 0
+  signed_cosine       (cos - target)^2 with target 1 for compatible, -1 for incompatible, and 0 for the
+                      unrelated pairs the run adds (statements of different categories; see
+                      compat.training.data.unrelated_pairs): compatible statements align, incompatible
+                      ones point apart, other topics stay orthogonal, so cosines keep a readable scale
+                      (cosent, which only ranks, lets both classes drift to ~0.9)
   cosent              log(1 + sum over (compatible i, incompatible j) of exp(scale * (cos_j - cos_i))):
                       only the ranking of pairs matters, not where the cosines sit
   mnrl                multiple negatives ranking on the compatible pairs only: a statement's partner must
@@ -26,7 +31,7 @@ def build_loss(name: str, model):
         return losses.ContrastiveLoss(model, margin=CONTRASTIVE_MARGIN)
     if name == "online_contrastive":
         return losses.OnlineContrastiveLoss(model, margin=CONTRASTIVE_MARGIN)
-    if name == "cosine":
+    if name in ("cosine", "signed_cosine"):  # they differ in their targets (see data.to_dataset)
         return losses.CosineSimilarityLoss(model)
     if name == "cosent":
         return losses.CoSENTLoss(model, scale=COSENT_SCALE)

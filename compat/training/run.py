@@ -113,6 +113,10 @@ def package_versions() -> dict:
     return out
 
 
+def added_text(n: int) -> str:
+    return f" (+{n} unrelated)" if n > 0 else ""
+
+
 def plan_steps(n_train: int, cfg: TrainConfig, world: int) -> dict:
     """Steps per epoch, total optimizer steps, and the logging / evaluation intervals derived from them."""
     per_step = cfg.batch * world
@@ -158,13 +162,12 @@ def training_arguments(cfg: TrainConfig, plan: dict, device: str, dtype: str, sc
     )
 
 
-def build_trainer(cfg: TrainConfig, data: TrainData, built, plan: dict, callbacks: list, scratch: str):
-    """The stock SentenceTransformerTrainer for this run."""
+def build_trainer(cfg: TrainConfig, data: TrainData, train_rows, built, plan: dict, callbacks: list, scratch: str):
+    """The stock SentenceTransformerTrainer for this run, on `train_rows` (data.to_dataset of data.train)."""
     from sentence_transformers import SentenceTransformerTrainer
     from transformers import PrinterCallback
 
     from compat.models import set_instruction
-    from compat.training.data import to_dataset
     from compat.training.evaluator import make_evaluator
     from compat.training.losses import build_loss
 
@@ -174,7 +177,7 @@ def build_trainer(cfg: TrainConfig, data: TrainData, built, plan: dict, callback
     trainer = SentenceTransformerTrainer(
         model=encoder,
         args=training_arguments(cfg, plan, built.device, built.compute_dtype, scratch),
-        train_dataset=to_dataset(data.train, cfg.loss),
+        train_dataset=train_rows,
         loss=build_loss(cfg.loss, encoder),
         evaluator=make_evaluator(data.validation, cfg.eval_max_pairs, cfg.seed),
         callbacks=callbacks,
@@ -245,21 +248,24 @@ def train(cfg: TrainConfig, echo: bool = True) -> RunResult:
 
 def _train(cfg: TrainConfig, data: TrainData, run_dir: Path | None, stop: StopRequest, started: float,
            scratch: str, echo: bool) -> RunResult:
+    from compat.training.data import to_dataset
     from compat.training.model import build_model
 
     main = run_dir is not None
     built = build_model(quant=cfg.quant, full=cfg.full, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
                         lora_dropout=cfg.lora_dropout, seed=cfg.seed, compute_dtype=cfg.compute_dtype)
-    plan = plan_steps(len(data.train), cfg, world_size())
+    train_rows = to_dataset(data.train, cfg.loss, cfg.unrelated, cfg.seed)  # + unrelated pairs (signed_cosine)
+    plan = {**plan_steps(len(train_rows), cfg, world_size()), "train_rows": len(train_rows)}
     if main:
         atomic_write(run_dir / "config.json",
                      json.dumps(run_config(cfg, data, built, plan, run_dir), indent=2) + "\n")
         if echo:
+            added = added_text(len(train_rows) - len(data.train))
             print(f"run {run_dir}: {built.kind} ({built.quant}, compute {built.compute_dtype}) on "
-                  f"{built.device}, {len(data.train)} train / {len(data.validation)} validation pairs "
+                  f"{built.device}, {len(data.train)} train{added} / {len(data.validation)} validation pairs "
                   f"({data.validation_source}), {plan['max_steps']} steps", flush=True)
     events = EventLog(run_dir / "events.jsonl", echo=echo) if main else None
-    trainer = build_trainer(cfg, data, built, plan, trainer_callbacks(events, stop), scratch)
+    trainer = build_trainer(cfg, data, train_rows, built, plan, trainer_callbacks(events, stop), scratch)
     output = trainer.train()
     steps = int(trainer.state.global_step)
     status = "stopped" if stop.reason else "finished"

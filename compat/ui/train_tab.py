@@ -20,7 +20,7 @@ from compat.text import DEFAULT_INSTRUCTION
 
 SOURCES = ["Current labels (label store)", "Shipped data set (data/)", "Uploaded file"]
 PRESETS = ["quick", "default", "thorough"]
-LOSSES = ["(preset)", "contrastive", "online_contrastive", "cosine", "cosent", "mnrl"]
+LOSSES = ["(preset)", "cosent", "signed_cosine", "cosine", "contrastive", "online_contrastive", "mnrl"]
 SETTINGS = ["preset", "quant4", "lora_r", "lora_alpha", "full", "loss", "epochs", "lr", "batch",
             "instruction", "seed", "max_steps"]
 
