@@ -40,7 +40,8 @@ data: $(VENV)/.runtime
 	$(PY) -m compat generate --out data --seed 0
 
 model: $(VENV)/.runtime
-	$(PY) -m compat train --data data --preset default --seed 0 --out assets/models/default --force
+	$(PY) -m compat train --data data --extra-test data/natural_pairs.jsonl --preset default --seed 0 \
+		--out assets/models/default --force
 
 bench: $(VENV)/.dev
 	$(PY) bench/run_all.py
