@@ -15,9 +15,9 @@ from pathlib import Path
 import gradio as gr
 
 from compat.review import COLUMNS as REVIEW
+from compat.review import MAX_PAIRS as REVIEW_MAX_PAIRS  # noqa: F401 (importable from here, as before)
 from compat.ui import data_api
 from compat.ui.data_api import store
-from compat.review import MAX_PAIRS as REVIEW_MAX_PAIRS  # noqa: F401 (importable from here, as before)
 
 PAGE = 50
 ANY = "any"
