@@ -1,7 +1,7 @@
 """Probes behind the README's "Why the target is not met": where the held-out quality is lost.
 
     .venv/bin/python bench/probe_quality.py stance base default [RUN_DIR ...]
-    .venv/bin/python bench/probe_quality.py fewer-wordings --out DIR [--keep 0]
+    .venv/bin/python bench/probe_quality.py wordings --out DIR [--train-slots 0]
     .venv/bin/python bench/probe_quality.py recipe [--train FILE] [--loss cosent] [--lr 1e-4] [--epochs 3]
                                                   [--lora R] [--neg-target T] [--unrelated N]
 
@@ -11,9 +11,11 @@ neighbour is about the same trait, `stance|trait` the share whose nearest same-t
 same stance (a dealbreaker counts as the negative stance). A pair's label hangs on both statements'
 stances, so pair-level ROC-AUC cannot get far above what `stance|trait` allows.
 
-`fewer-wordings`: the shipped data set (`generate --seed 0`, 2,800 pairs) made from a third of the train
-phrasings (ontology slot --keep of the three train slots; validation and test are unchanged), to see how
-held-out quality grows with the number of wordings seen in training.
+`wordings`: the shipped data set (`generate --seed 0`, 2,800 pairs) with train drawing on fewer of its
+phrasings (each list is dealt into slots 0-4: 0, 1, 2 train, 3 validation, 4 test; `--train-slots 0` keeps
+a third of the train phrasings). Validation and test are the shipped ones: how held-out quality grows
+with the number of wordings seen in training. (For more wordings, train on data/train.jsonl and
+data/validation.jsonl together and measure on the test split only.)
 
 `recipe`: a plain sentence-transformers fine-tune (no compat engine: full fine-tune, or a fp32 LoRA with
 --lora R) on any pair file, then ROC-AUC / Cohen's d on data/test.jsonl, the natural pairs and 400 of its
@@ -75,20 +77,22 @@ def stance(models: list[str]) -> None:
               f"stance|trait {np.mean(same_stance):.3f} (over {len(same_stance)} of seen traits)", flush=True)
 
 
-# -- fewer wordings -----------------------------------------------------------------------------------
-def fewer_wordings(out: str, keep: int) -> None:
+# -- wordings -----------------------------------------------------------------------------------------
+def wordings(out: str, train_slots: set[int]) -> None:
     import compat.generator.ontology as ontology
     from compat.generator.dataset import write_dataset
 
     every = ontology.split_of
 
-    def split_of(index: int) -> str:  # train owns slots 0, 1, 2 of every five; keep one of them
+    def split_of(index: int) -> str:  # train phrasings come from the chosen slots of every five
+        if index % 5 in train_slots:
+            return "train"
         split = every(index)
-        return "unused" if split == "train" and index % 5 != keep else split
+        return "unused" if split == "train" else split
 
     ontology.split_of = split_of
     write_dataset(out, n=2800, seed=0)
-    print(f"wrote {out} from train phrasing slot {keep} only")
+    print(f"wrote {out}: train from phrasing slots {sorted(train_slots)}")
 
 
 # -- recipe -------------------------------------------------------------------------------------------
@@ -148,9 +152,9 @@ def main() -> None:
     sub = parser.add_subparsers(dest="probe", required=True)
     st = sub.add_parser("stance")
     st.add_argument("models", nargs="+")
-    fw = sub.add_parser("fewer-wordings")
-    fw.add_argument("--out", required=True)
-    fw.add_argument("--keep", type=int, default=0, choices=[0, 1, 2])
+    wd = sub.add_parser("wordings")
+    wd.add_argument("--out", required=True)
+    wd.add_argument("--train-slots", default="0", help="comma-separated train slots, of 0, 1, 2 (default 0)")
     rc = sub.add_parser("recipe")
     rc.add_argument("--train", default=str(REPO / "data" / "train.jsonl"))
     rc.add_argument("--loss", default="cosent", choices=["cosent", "cosine", "contrastive"])
@@ -164,8 +168,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.probe == "stance":
         stance(args.models)
-    elif args.probe == "fewer-wordings":
-        fewer_wordings(args.out, args.keep)
+    elif args.probe == "wordings":
+        slots = {int(x) for x in args.train_slots.split(",")}
+        if not slots or not slots <= {0, 1, 2}:
+            parser.error(f"--train-slots {args.train_slots}: train slots are 0, 1 and 2")
+        wordings(args.out, slots)
     else:
         recipe(args)
 
