@@ -105,9 +105,9 @@ def child_plain(args: argparse.Namespace) -> None:
     if not settings["full"]:
         model.add_adapter(LoraConfig(r=8, lora_alpha=16, lora_dropout=0.1, target_modules=LORA_TARGETS))
     if settings.get("lora_fp32"):  # compat's TRAPS 2: LoRA weights in fp32, for --ablate-4bit
-        for param in model.parameters():
-            if param.requires_grad:
-                param.data = param.data.float()
+        from compat.training.model import trainable_to_float32
+
+        trainable_to_float32(model)
     rows = [json.loads(line) for line in Path(args.data).read_text().splitlines() if line.strip()]
     dataset = Dataset.from_dict({
         "sentence1": [clean_statement(r["text_1"]) for r in rows],
@@ -131,8 +131,11 @@ def child_plain(args: argparse.Namespace) -> None:
 
 
 # -- the parent -----------------------------------------------------------------------------------------
-def run_child(kind: str, args: argparse.Namespace, mode: str, work: Path, data: Path, validation: Path) -> dict:
+def run_child(kind: str, args: argparse.Namespace, mode: str, work: Path, data: Path, validation: Path,
+              plain_extra: dict | None = None) -> dict:
+    """One child process; `plain_extra` adds settings to the plain side (--ablate-4bit)."""
     compat_options, plain = MODES[mode]
+    plain = {**plain, **(plain_extra or {})}
     lr = LR["full" if plain["full"] else "lora"]
     command = [sys.executable, str(Path(__file__).resolve()), f"child-{kind}", "--work", str(work),
                "--data", str(data), "--validation", str(validation), "--batch", str(args.batch),
@@ -155,7 +158,6 @@ ABLATION = [("plain script", {}), ("+ repacking off (TRAPS 1)", {"repack_off": T
 def ablate_4bit(args: argparse.Namespace) -> None:
     """Where compat's 4-bit time goes: the plain script with compat's two 4-bit fixes added one by one,
     beside compat itself; each variant `--repeats` times, in turn, median reported."""
-    compat_options, plain = MODES["4-bit LoRA"]
     variants = [*ABLATION, ("compat train", None)]
     speeds: dict[str, list[float]] = {name: [] for name, _ in variants}
     with tempfile.TemporaryDirectory(prefix="bench-training-") as tmp:
@@ -166,8 +168,8 @@ def ablate_4bit(args: argparse.Namespace) -> None:
             for i, (name, extra) in enumerate(variants):
                 folder = work / f"ablate-{repeat}-{i}"
                 folder.mkdir()
-                MODES["ablation"] = (compat_options, {**plain, **(extra or {})})
-                result = run_child("compat" if extra is None else "plain", args, "ablation", folder, data, validation)
+                result = run_child("compat" if extra is None else "plain", args, "4-bit LoRA", folder, data,
+                                   validation, plain_extra=extra)
                 speeds[name].append(throughput(result["times"], args.batch, args.skip))
     plain_speed = statistics.median(speeds["plain script"])
     rows = [[name, statistics.median(v), c.ratio(statistics.median(v), plain_speed)] for name, v in speeds.items()]

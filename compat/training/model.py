@@ -115,9 +115,14 @@ def add_lora(encoder, r: int, alpha: int, dropout: float, seed: int) -> None:
                         bias="none")
     transformer = encoder[0]
     transformer.model = get_peft_model(transformer.model, config)  # ST 6.2: `model` is settable
-    for param in transformer.model.parameters():
+    trainable_to_float32(transformer.model)
+
+
+def trainable_to_float32(module) -> None:
+    """Cast every trainable parameter to fp32: LoRA weights come out in the compute dtype (TRAPS 2)."""
+    for param in module.parameters():
         if param.requires_grad and param.dtype != _float32():
-            param.data = param.data.float()  # TRAPS 2: LoRA weights in fp32, not the compute dtype
+            param.data = param.data.float()
 
 
 def _float32():
