@@ -1,4 +1,4 @@
-"""`python -m compat generate --out DIR [--n N] [--seed S] [--speakers boy,girl|mixed|none]`."""
+"""`python -m compat generate --out DIR [--n N] [--seed S] [--speakers boy,girl|mixed|none] [--wordings K]`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-DEFAULT_N = 2800
+from compat.generator.generate import DEFAULT_N
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical files")
     parser.add_argument("--speakers", default="boy,girl",
                         help="speaker prefixes: two names 'boy,girl' (default), 'mixed', or 'none'")
+    parser.add_argument("--wordings", type=int, default=None,
+                        help="at most this many distinct wordings per preference in the train split "
+                             "(the wording curve); validation and test keep every wording")
+    parser.add_argument("--hand-written-only", action="store_true",
+                        help="only the ontology's hand-written phrasings, no composed wording (generator 1.x)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,9 +29,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 30:
         raise CommandFailed(f"--n must be at least 30 (10 pairs for each split); got {args.n}")
+    if args.wordings is not None and args.wordings < 1:
+        raise CommandFailed(f"--wordings must be at least 1; got {args.wordings}")
     started = time.perf_counter()
     try:
-        metadata = write_dataset(args.out, n=args.n, seed=args.seed, speakers=args.speakers)
+        metadata = write_dataset(args.out, n=args.n, seed=args.seed, speakers=args.speakers,
+                                 wordings=args.wordings, compose=not args.hand_written_only)
     except ValueError as exc:
         raise CommandFailed(str(exc)) from exc
     took = time.perf_counter() - started

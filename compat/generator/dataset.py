@@ -6,19 +6,25 @@ import json
 from pathlib import Path
 
 from compat.generator import stats
-from compat.generator.generate import GENERATOR_VERSION, generate
+from compat.generator.generate import DEFAULT_N, GENERATOR_VERSION, generate
 from compat.generator.ontology import SPLITS, load_ontology
+from compat.generator.wording import load_wording
 from compat.pairs import atomic_write, write_pairs
 
 
-def build_metadata(splits: dict[str, list[dict]], n: int, seed: int, speakers: str, out_name: str) -> dict:
+def build_metadata(splits: dict[str, list[dict]], n: int, seed: int, speakers: str, out_name: str,
+                   wordings: int | None = None, compose: bool = True) -> dict:
     """Counts, diversity and held-out shares of a generated data set, plus how to regenerate it."""
     onto = load_ontology()
     command = f"python -m compat generate --out {out_name} --seed {seed}"
-    if n != 2800:
+    if n != DEFAULT_N:
         command += f" --n {n}"
     if speakers != "boy,girl":
         command += f" --speakers {speakers}"
+    if wordings is not None:
+        command += f" --wordings {wordings}"
+    if not compose:
+        command += " --hand-written-only"
     test_only = sorted(t for t, trait in onto.traits.items() if trait.test_only)
     texts = {s: stats.statements(splits[s]) for s in SPLITS}
     return {
@@ -43,16 +49,18 @@ def build_metadata(splits: dict[str, list[dict]], n: int, seed: int, speakers: s
                 any(t in test_only for t in (p["trait_1"] + "+" + p["trait_2"]).split("+")) for p in splits["test"]
             ),
         },
+        "wording": stats.wording_summary(load_wording(onto), wordings) if compose else None,
         "splits": {s: {**stats.counts(splits[s]), "diversity": stats.diversity(texts[s])} for s in SPLITS},
         "diversity_all": stats.diversity([t for s in SPLITS for t in texts[s]]),
     }
 
 
-def write_dataset(out: str | Path, n: int = 2800, seed: int = 0, speakers: str = "boy,girl") -> dict:
+def write_dataset(out: str | Path, n: int = DEFAULT_N, seed: int = 0, speakers: str = "boy,girl",
+                  wordings: int | None = None, compose: bool = True) -> dict:
     """Generate and write train/validation/test.jsonl and metadata.json into `out`; returns the metadata."""
     out = Path(out)
-    splits = generate(n=n, seed=seed, speakers=speakers)
-    metadata = build_metadata(splits, n, seed, speakers, out.name or str(out))
+    splits = generate(n=n, seed=seed, speakers=speakers, wordings=wordings, compose=compose)
+    metadata = build_metadata(splits, n, seed, speakers, out.name or str(out), wordings, compose)
     for split in SPLITS:
         write_pairs(out / f"{split}.jsonl", splits[split])
     atomic_write(out / "metadata.json", json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")

@@ -15,10 +15,13 @@ from typing import Callable
 
 from compat.generator.ontology import SPLITS, Ontology, Pref, load_ontology
 from compat.generator.rules import MATCH, VETO, Relation, judge, relate
+from compat.generator.wording import Wording, add_noise, choose, load_wording
 from compat.pairs import validate_pair
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "2.0.0"  # 2: compositional wording (frames x topic phrases), surface noise
 SPLIT_SHARES = {"train": 5, "validation": 1, "test": 1}  # 2,800 pairs -> 2,000 / 400 / 400
+DEFAULT_N = 2800
+NOISE_SHARE = 0.08  # statements given light surface noise (casing, apostrophes, an emoji, a typo)
 SPEAKER_PAIRINGS = {"mixed": (("boy", "girl"), ("girl", "boy"), ("boy", "boy"), ("girl", "girl"))}
 
 # Share of each label's pairs given to each pair type.
@@ -113,8 +116,10 @@ def join_sentences(parts: list[str], rng: random.Random) -> str:
 class PairBuilder:
     """Makes pairs of one split: picks phrasings, speakers and preferences, and asks the judge."""
 
-    def __init__(self, onto: Ontology, split: str, rng: random.Random, speakers: str = "boy,girl"):
+    def __init__(self, onto: Ontology, split: str, rng: random.Random, speakers: str = "boy,girl",
+                 wording: Wording | None = None, cap: int | None = None, noise: float = NOISE_SHARE):
         self.onto, self.split, self.rng = onto, split, rng
+        self.wording, self.cap, self.noise = wording, cap, noise
         self.index = build_index(onto, split)
         self.fillers = onto.fillers_in(split)
         self.speakers = parse_speakers(speakers)
@@ -130,8 +135,17 @@ class PairBuilder:
         }
 
     def phrase(self, pref: Pref, avoid: set[str] = frozenset()) -> str:
-        options = [p for p in self.onto.phrasings(pref[0], pref[1], self.split) if p not in avoid]
-        return self.rng.choice(options or self.onto.phrasings(pref[0], pref[1], self.split))
+        """One wording of `pref` from this split's pool (composed or hand-written), sometimes with noise."""
+        if self.wording is None:
+            pool = {"hand": self.onto.phrasings(pref[0], pref[1], self.split)}
+        else:
+            pool = self.wording.capped_pool(pref, self.split, self.cap)
+        text = choose(pool, pref[1], self.rng)
+        for _ in range(8):
+            if text not in avoid:
+                break
+            text = choose(pool, pref[1], self.rng)
+        return add_noise(text, self.rng) if self.rng.random() < self.noise else text
 
     def pick(self, shares: dict[str, float]) -> str:
         names = sorted(shares)
@@ -282,10 +296,14 @@ def split_sizes(n: int) -> dict[str, int]:
     return {"train": train, "validation": validation, "test": n - train - validation}
 
 
-def generate_split(onto: Ontology, split: str, n: int, seed: int, speakers: str = "boy,girl") -> list[dict]:
-    """`n` distinct pairs of one split, labels exactly balanced (n // 2 compatible), shuffled."""
+def generate_split(onto: Ontology, split: str, n: int, seed: int, speakers: str = "boy,girl",
+                   wording: Wording | None = None, cap: int | None = None) -> list[dict]:
+    """`n` distinct pairs of one split, labels exactly balanced (n // 2 compatible), shuffled.
+
+    With `wording`, statements are composed (compat.generator.wording); `cap` limits each preference to
+    that many distinct wordings in this split (the wording curve); without it, hand-written only."""
     rng = random.Random(f"compat-generator:{seed}:{split}")
-    builder = PairBuilder(onto, split, rng, speakers)
+    builder = PairBuilder(onto, split, rng, speakers, wording, cap)
     labels = [1] * (n // 2) + [0] * (n - n // 2)
     pairs: list[dict] = []
     seen: set[tuple[str, str]] = set()
@@ -313,8 +331,15 @@ def generate_split(onto: Ontology, split: str, n: int, seed: int, speakers: str 
     return pairs
 
 
-def generate(n: int = 2800, seed: int = 0, speakers: str = "boy,girl", onto: Ontology | None = None) -> dict[str, list[dict]]:
-    """All three splits, `n` pairs in total; the same arguments always give the same pairs."""
+def generate(n: int = DEFAULT_N, seed: int = 0, speakers: str = "boy,girl", onto: Ontology | None = None,
+             wordings: int | None = None, compose: bool = True) -> dict[str, list[dict]]:
+    """All three splits, `n` pairs in total; the same arguments always give the same pairs.
+
+    `wordings` caps the distinct wordings per preference in the train split only (validation and test
+    keep their whole pools, so a capped run is measured on the same kind of data); `compose=False`
+    uses the hand-written phrasings alone (generator 1.x data)."""
     onto = onto or load_ontology()
+    wording = load_wording(onto) if compose else None
     sizes = split_sizes(n)
-    return {split: generate_split(onto, split, sizes[split], seed, speakers) for split in SPLITS}
+    return {split: generate_split(onto, split, sizes[split], seed, speakers, wording,
+                                  wordings if split == "train" else None) for split in SPLITS}

@@ -6,6 +6,8 @@ import re
 from collections import Counter
 from typing import Iterable
 
+Pref = tuple[str, str]
+
 from compat.text import clean_statement
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -44,3 +46,30 @@ def counts(pairs: list[dict]) -> dict:
 
     return {"n": len(pairs), "label": by("label"), "category": by("category"),
             "pair_type": by("pair_type"), "rule": by("rule")}
+
+
+def wording_summary(wording, cap: int | None = None) -> dict:
+    """How many frames and topic phrases each split owns, and distinct wordings per trait and stance
+    (mean and minimum over every preference; `train_capped` is what `--wordings` left the train split)."""
+    from compat.generator.ontology import SPLITS
+
+    onto = wording.onto
+    prefs = [(t, s) for t, trait in onto.traits.items() for s in ("pos", "neg", "dealbreaker")
+             if wording.pool((t, s), "test") or wording.pool((t, s), "train")]
+
+    def per_pref(count) -> dict:
+        values = [count(p) for p in prefs]
+        return {"mean": round(sum(values) / len(values), 1), "min": min(values)}
+
+    def without_contrast(pref: Pref) -> int:
+        return len({w for s in SPLITS for r, ws in wording.pool(pref, s).items() if r != "contrast" for w in ws})
+
+    return {
+        "frames": {s: dict(Counter(f.kind for f in wording.frames if f.split == s)) for s in SPLITS},
+        "topic_phrases": {s: sum(t.split == s for t in wording.topics) for s in SPLITS},
+        "preferences": len(prefs),
+        "wordings_per_preference": per_pref(wording.count),
+        "wordings_per_preference_without_contrast": per_pref(without_contrast),
+        "train_wordings_per_preference": per_pref(lambda p: wording.count(p, "train")),
+        "train_cap": cap,
+    }
