@@ -85,6 +85,16 @@ def embed_pairs(model, pairs: Sequence[dict]) -> PairEmbeddings:
     return PairEmbeddings(statements, i1, i2, cached_embeddings(model, statements))
 
 
+def pair_shape(pair: dict) -> str:
+    """"single" (one preference a side) or "profile" (several on a side), from the generator's trait
+    fields ("a+b" is two) or the natural set's pair_type (natural_single / natural_profile); else "(none)"."""
+    traits = [pair.get("trait_1"), pair.get("trait_2")]
+    if all(traits):
+        return "profile" if any("+" in t for t in traits) else "single"
+    kind = str(pair.get("pair_type") or "")
+    return kind.removeprefix("natural_") if kind in ("natural_single", "natural_profile") else MISSING
+
+
 def labels_of(pairs: Sequence[dict]) -> np.ndarray:
     return np.array([int(p["label"]) for p in pairs], dtype=np.int8)
 
@@ -219,6 +229,8 @@ def run_evaluation(model, pairs: Sequence[dict], validation: Sequence[dict] | No
     metrics["n_statements"] = len(embedded.statements)
     for field in BREAKDOWN_FIELDS:
         metrics[f"by_{field}"] = breakdown(pairs, sims, labels, field, metrics["threshold"])
+    shapes = [{"shape": pair_shape(p)} for p in pairs]  # single-preference pairs and profiles apart
+    metrics["by_shape"] = breakdown(shapes, sims, labels, "shape", metrics["threshold"])
     if clustering:
         # by subcategory, not trait: the generator's complex statements carry compound traits
         # ("a+b"), which makes trait groups mostly singletons
@@ -234,7 +246,8 @@ def evaluate_pairs(model, pairs: Sequence[dict], validation: Sequence[dict] | No
 
     Keys: the CONVENTIONS.md set (n, auc, cohen_d, t_stat, p_value, margin, mean_compatible,
     mean_incompatible, accuracy, f1, threshold, recall_at_1, recall_at_5) plus recall_at_10,
-    threshold_source, precision, recall, by_category, by_pair_type, and clustering (silhouette and
+    threshold_source, precision, recall, by_category, by_pair_type, by_shape (single / profile, see
+    pair_shape), and clustering (silhouette and
     purity by subcategory) when the pairs have subcategories. Raises ValueError for one-class data.
     """
     return run_evaluation(model, pairs, validation).metrics

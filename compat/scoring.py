@@ -8,6 +8,18 @@ from compat.models import CompatModel, load_model
 from compat.text import clean_statement
 
 
+# The Score tab's examples, with the label a person would give (1 compatible, 0 not): the shipped
+# model must put each on the right side of 50% (tests/test_quality.py).
+EXAMPLE_PAIRS: list[tuple[str, str, int]] = [
+    ("boy: I'd never date a smoker", "girl: I smoke a pack a day", 0),
+    ("girl: Weekends are pajamas and a good novel", "boy: I'd rather stay in than go clubbing", 1),
+    ("boy: I'm up at 5am for a run before work", "girl: I do my best thinking at 2am", 0),
+    ("girl: I want a big family someday", "boy: Kids are a hard no for me", 0),
+    ("boy: Every vacation I plan involves a mountain trail", "girl: Sleeping under the stars is my happy place", 1),
+    ("girl: I'd never date a smoker", "boy: I've never touched a cigarette in my life", 1),
+]
+
+
 @dataclass(frozen=True)
 class Score:
     """Cosine similarity of the two statements' embeddings, and the calibrated probability if known."""

@@ -85,6 +85,18 @@ def test_evaluate_pairs_keys_and_consistency(evaluation, base_model):
     assert set(m["clustering"]["silhouette_by_group"]) == {p["subcategory"] for p in PAIRS}
 
 
+def test_single_preference_pairs_and_profiles_are_reported_apart(base_model):
+    from compat.evaluation import pair_shape
+
+    generated = [{**p, "trait_1": "homebody", "trait_2": "party_goer"} for p in PAIRS[:5]]
+    generated += [{**p, "trait_1": "wants_kids+gym", "trait_2": "wants_kids"} for p in PAIRS[5:]]
+    assert [pair_shape(p) for p in (generated[0], generated[-1])] == ["single", "profile"]
+    assert pair_shape({"pair_type": "natural_profile"}) == "profile" and pair_shape(PAIRS[0]) == "(none)"
+    m = evaluate_pairs(base_model, generated)
+    assert {k: v["n"] for k, v in m["by_shape"].items()} == {"profile": len(PAIRS) - 5, "single": 5}
+    assert "auc" in m["by_shape"]["profile"] and "auc" in m["by_shape"]["single"]
+
+
 def test_validation_threshold_is_used(base_model):
     validation, test = PAIRS[::2], PAIRS[1::2]
     m = evaluate_pairs(base_model, test, validation=validation)

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-EXAMPLES = [
-    ["boy: I'd never date a smoker", "girl: I smoke a pack a day"],
-    ["girl: Weekends are pajamas and a good novel", "boy: I'd rather stay in than go clubbing"],
-    ["boy: I'm up at 5am for a run before work", "girl: I do my best thinking at 2am"],
-    ["girl: I want a big family someday", "boy: Kids are a hard no for me"],
-    ["boy: Every vacation I plan involves a mountain trail", "girl: Sleeping under the stars is my happy place"],
-]
+from compat.scoring import EXAMPLE_PAIRS
+
+EXAMPLES = [[a, b] for a, b, _ in EXAMPLE_PAIRS]
 
 
 def score_pair(text_a: str, text_b: str) -> tuple[float | None, float | None, str, str]:
