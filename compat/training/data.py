@@ -134,18 +134,59 @@ def unrelated_pairs(pairs: list[dict], n: int, seed: int) -> list[tuple[str, str
     return out
 
 
+def preference_key(pair: dict, side: int) -> str:
+    """What one side of a pair says, as a key: the generator's trait/stance fields when present (two
+    wordings of one preference share it), else the cleaned statement itself."""
+    trait, stance = pair.get(f"trait_{side}"), pair.get(f"stance_{side}")
+    if trait and stance:
+        return f"{trait}/{stance}"
+    return clean_statement(pair[f"text_{side}"])
+
+
+def hard_triplets(pairs: list[dict], seed: int) -> list[tuple[str, str, str]]:
+    """(anchor, a compatible statement, an incompatible statement about the same preference) triplets.
+
+    For each compatible pair, in both directions, the negative is the partner of an incompatible pair
+    whose own side says what the anchor says (same preference_key): the same topic with the other
+    stance, an antonym or a dealbreaker. In a batch the other triplets' statements are the easy
+    (other topic) negatives, so MNRL keeps topic while the hard negative teaches stance."""
+    rng = random.Random(f"triplets:{seed}")
+    partners: dict[str, dict[int, list[str]]] = {}
+    sides = []
+    for pair in pairs:
+        for a, b in ((1, 2), (2, 1)):
+            key = preference_key(pair, a)
+            partner = clean_statement(pair[f"text_{b}"])
+            partners.setdefault(key, {0: [], 1: []})[int(pair["label"])].append(partner)
+            if pair["label"] == 1:
+                sides.append((clean_statement(pair[f"text_{a}"]), partner, key))
+    out = []
+    for anchor, positive, key in sides:
+        negatives = [n for n in partners[key][0] if n not in (anchor, positive)]
+        if negatives:
+            out.append((anchor, positive, rng.choice(negatives)))
+    rng.shuffle(out)
+    return out
+
+
 def to_dataset(pairs: list[dict], loss: str, unrelated: float = 0.0, seed: int = 42):
-    """A datasets.Dataset in the column layout `loss` expects.
+    """A datasets.Dataset in the column layout `loss` expects (a dict of two for `cosent+mnrl`).
 
     Pair losses get (sentence1, sentence2, label as float); `signed_cosine` gets targets 1 / -1 and,
     with `unrelated` > 0, that share of len(pairs) extra unrelated pairs with target 0, shuffled in;
-    `mnrl` learns from compatible pairs only, as (anchor, positive), with the other pairs of a batch as
-    negatives.
+    `mnrl` gets (anchor, positive, negative) hard_triplets, or (anchor, positive) compatible pairs when
+    the data has no hard negative; `cosent+mnrl` gets {"pairs": cosent's rows, "triplets": mnrl's rows},
+    which the trainer takes in turn (round robin).
     """
     from datasets import Dataset
 
+    if loss == "cosent+mnrl":
+        return {"pairs": to_dataset(pairs, "cosent", seed=seed), "triplets": to_dataset(pairs, "mnrl", seed=seed)}
     first, second, labels = statements(pairs)
     if loss == "mnrl":
+        triplets = hard_triplets(pairs, seed)
+        if triplets:
+            return Dataset.from_dict(dict(zip(("anchor", "positive", "negative"), map(list, zip(*triplets)))))
         keep = [i for i, y in enumerate(labels) if y == 1]
         return Dataset.from_dict({"anchor": [first[i] for i in keep], "positive": [second[i] for i in keep]})
     targets = [float(y) for y in labels]

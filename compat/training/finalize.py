@@ -19,7 +19,7 @@ from compat.training.config import TrainConfig
 from compat.training.data import TrainData
 
 
-def save_weights(built, run_dir: Path) -> Path:
+def save_weights(built, run_dir: Path, base: str | None = None) -> Path:
     """Write the adapter (LoRA) or the whole model (full) into a temp folder, then rename it into place."""
     from compat.training.model import save_adapter, save_full
 
@@ -27,7 +27,10 @@ def save_weights(built, run_dir: Path) -> Path:
     final = run_dir / name
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=run_dir))
     try:
-        (save_full if built.kind == "full" else save_adapter)(built.encoder, tmp)
+        if built.kind == "full":
+            save_full(built.encoder, tmp)
+        else:
+            save_adapter(built.encoder, tmp, base)
         _make_readable(tmp)
         if final.exists():
             shutil.rmtree(final)
@@ -45,7 +48,7 @@ def _make_readable(folder: Path) -> None:
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-def load_saved(run_dir: Path, kind: str, instruction: str | None):
+def load_saved(run_dir: Path, kind: str, instruction: str | None, base: str | None = None):
     """The run's model as compat.models would load it: fp32 base + merged adapter (or the full model)."""
     from compat.models import CompatModel, load_base_encoder, merge_adapter, set_instruction
 
@@ -54,7 +57,7 @@ def load_saved(run_dir: Path, kind: str, instruction: str | None):
 
         encoder = SentenceTransformer(str(run_dir / "model"), device="cpu", local_files_only=True)
     else:
-        encoder = merge_adapter(load_base_encoder(), run_dir / "adapter")
+        encoder = merge_adapter(load_base_encoder(path=base), run_dir / "adapter")
     set_instruction(encoder, instruction)
     encoder.eval()
     return CompatModel(name=run_dir.name, path=run_dir, encoder=encoder, instruction=instruction,
@@ -80,13 +83,16 @@ def model_info(cfg: TrainConfig, built, calibration: dict, status: str, steps: i
     from compat.models import FORMAT
     from compat.training.model import BASE_MODEL_NAME
 
+    from compat.training.run import base_path
+
     headline = {name: {k: m["fine_tuned"].get(k) for k in ("auc", "cohen_d", "accuracy")}
                 for name, m in metrics.items()}
     return {
         "format": FORMAT,
         "instruction": cfg.instruction,
         "calibration": calibration,
-        "base_model": BASE_MODEL_NAME,
+        "base_model": base_path(cfg) or BASE_MODEL_NAME,
+        "base_path": base_path(cfg),  # None: the shipped all-MiniLM-L6-v2 (compat.models.base_model_path)
         "weights": "model" if built.kind == "full" else "adapter",
         "training": {"status": status, "steps": steps, "kind": built.kind, "quant": built.quant,
                      "loss": cfg.loss, "lora_r": None if cfg.full else cfg.lora_r,
@@ -103,9 +109,12 @@ def finalize(cfg: TrainConfig, data: TrainData, built, run_dir: Path, status: st
     from compat.models import load_model
     from compat.training.calibration import fit_calibration
 
-    save_weights(built, run_dir)
-    model = load_saved(run_dir, built.kind, cfg.instruction)
-    metrics, val_sims = measure(model, load_model("base"), data)
+    from compat.training.run import base_path
+
+    base = base_path(cfg)
+    save_weights(built, run_dir, base)
+    model = load_saved(run_dir, built.kind, cfg.instruction, base)
+    metrics, val_sims = measure(model, load_model(base or "base"), data)
     calibration = fit_calibration(val_sims, [p["label"] for p in data.validation])
     metrics = finite_or_none(metrics)
     record = {"status": status, "steps": steps, "train_loss": train_loss, "calibration": calibration,

@@ -12,8 +12,12 @@ Every loss pulls compatible pairs together and pushes incompatible ones apart in
                       (cosent, which only ranks, lets both classes drift to ~0.9)
   cosent              log(1 + sum over (compatible i, incompatible j) of exp(scale * (cos_j - cos_i))):
                       only the ranking of pairs matters, not where the cosines sit
-  mnrl                multiple negatives ranking on the compatible pairs only: a statement's partner must
-                      outscore every other partner in the batch (in-batch negatives)
+  mnrl                multiple negatives ranking on (anchor, compatible, incompatible-on-the-same-topic)
+                      triplets (compat.training.data.hard_triplets): the anchor's compatible statement
+                      must outscore its hard negative and every other statement in the batch, so topic is
+                      kept (other topics are in-batch negatives) while stance is learnt (the hard negative)
+  cosent+mnrl         both, one batch of each in turn (round robin): cosent separates the labels, mnrl
+                      keeps topic, so matching against a pool does not get worse
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ def build_loss(name: str, model):
         return losses.CoSENTLoss(model, scale=COSENT_SCALE)
     if name == "mnrl":
         return losses.MultipleNegativesRankingLoss(model)
+    if name == "cosent+mnrl":  # keys match compat.training.data.to_dataset's
+        return {"pairs": build_loss("cosent", model), "triplets": build_loss("mnrl", model)}
     raise ValueError(f"unknown loss {name!r}")
 
 

@@ -69,8 +69,9 @@ def torch_dtype(name: str):
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
 
 
-def load_encoder(quant: str, compute_dtype: str, device: str):
-    """The base SentenceTransformer, its linear layers in NF4 when quant == "4bit"; never touches a hub."""
+def load_encoder(quant: str, compute_dtype: str, device: str, base: str | None = None):
+    """The base SentenceTransformer (`base`, a local folder, or the shipped all-MiniLM-L6-v2), its linear
+    layers in NF4 when quant == "4bit"; never touches a hub."""
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
@@ -87,7 +88,7 @@ def load_encoder(quant: str, compute_dtype: str, device: str):
             bnb_4bit_use_double_quant=False,
             bnb_4bit_compute_dtype=torch_dtype(compute_dtype),
         )}
-    encoder = SentenceTransformer(base_model_path(), device=device, local_files_only=True, **kwargs)
+    encoder = SentenceTransformer(base or base_model_path(), device=device, local_files_only=True, **kwargs)
     if quant == "4bit":
         disable_cpu_repacking(encoder)
     return encoder
@@ -141,11 +142,11 @@ def prepare_full(encoder, seed: int) -> None:
 
 
 def build_model(*, quant: str, full: bool, lora_r: int, lora_alpha: int, lora_dropout: float, seed: int,
-                compute_dtype: str = "auto", device: str | None = None) -> TrainingModel:
+                compute_dtype: str = "auto", device: str | None = None, base: str | None = None) -> TrainingModel:
     """The model to train, ready for SentenceTransformerTrainer."""
     device = device or pick_device()
     dtype = resolve_compute_dtype(compute_dtype, device) if quant == "4bit" else "fp32"
-    encoder = load_encoder(quant, dtype, device)
+    encoder = load_encoder(quant, dtype, device, base)
     if full:
         prepare_full(encoder, seed)
     else:
@@ -155,17 +156,18 @@ def build_model(*, quant: str, full: bool, lora_r: int, lora_alpha: int, lora_dr
     return TrainingModel(encoder, "full" if full else "lora", quant, dtype, device, trainable, total)
 
 
-def save_adapter(encoder, directory: Path) -> None:
+def save_adapter(encoder, directory: Path, base: str | None = None) -> None:
     """Write the LoRA adapter (safetensors) to `directory`, with a portable adapter_config.json.
 
     peft records the absolute path of the base model; that path means nothing on another machine
-    (TRAPS 6: loaders pass the base themselves), so the public model name is stored instead.
+    (TRAPS 6: loaders pass the base themselves), so the public model name is stored instead, or the
+    path of a `--base` folder (the loader needs it, and compat_model.json records it too).
     """
     peft_model = encoder[0].model
     peft_model.save_pretrained(str(directory), safe_serialization=True)
     config_file = directory / "adapter_config.json"
     config = json.loads(config_file.read_text())
-    config["base_model_name_or_path"] = BASE_MODEL_NAME
+    config["base_model_name_or_path"] = base or BASE_MODEL_NAME
     config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     readme = directory / "README.md"
     if readme.exists():

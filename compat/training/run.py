@@ -117,6 +117,19 @@ def added_text(n: int) -> str:
     return f" (+{n} unrelated)" if n > 0 else ""
 
 
+def base_path(cfg: TrainConfig) -> str | None:
+    """The absolute path of a `--base` folder (None: the shipped all-MiniLM-L6-v2)."""
+    return str(Path(cfg.base).expanduser().resolve()) if cfg.base else None
+
+
+def rows_per_epoch(train_rows) -> int:
+    """Rows one epoch reads: all of one dataset; of several taken in turn (round robin), the smallest
+    once per dataset, as the round-robin sampler stops when its smallest dataset runs out."""
+    if isinstance(train_rows, dict):
+        return min(len(rows) for rows in train_rows.values()) * len(train_rows)
+    return len(train_rows)
+
+
 def plan_steps(n_train: int, cfg: TrainConfig, world: int) -> dict:
     """Steps per epoch, total optimizer steps, and the logging / evaluation intervals derived from them."""
     per_step = cfg.batch * world
@@ -130,7 +143,7 @@ def plan_steps(n_train: int, cfg: TrainConfig, world: int) -> dict:
 
 def training_arguments(cfg: TrainConfig, plan: dict, device: str, dtype: str, scratch: str):
     from sentence_transformers import SentenceTransformerTrainingArguments
-    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.base.sampler import BatchSamplers, MultiDatasetBatchSamplers
 
     distributed = world_size() > 1
     return SentenceTransformerTrainingArguments(
@@ -155,7 +168,8 @@ def training_arguments(cfg: TrainConfig, plan: dict, device: str, dtype: str, sc
         use_cpu=device == "cpu",
         bf16=device == "cuda" and dtype == "bf16",
         fp16=device == "cuda" and dtype == "fp16",
-        batch_sampler=BatchSamplers.NO_DUPLICATES if cfg.loss == "mnrl" else BatchSamplers.BATCH_SAMPLER,
+        batch_sampler=BatchSamplers.NO_DUPLICATES if "mnrl" in cfg.loss else BatchSamplers.BATCH_SAMPLER,
+        multi_dataset_batch_sampler=MultiDatasetBatchSamplers.ROUND_ROBIN,
         dataloader_drop_last=distributed,
         ddp_backend=("nccl" if device == "cuda" else "gloo") if distributed else None,
         ddp_find_unused_parameters=False if distributed else None,
@@ -253,14 +267,16 @@ def _train(cfg: TrainConfig, data: TrainData, run_dir: Path | None, stop: StopRe
 
     main = run_dir is not None
     built = build_model(quant=cfg.quant, full=cfg.full, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
-                        lora_dropout=cfg.lora_dropout, seed=cfg.seed, compute_dtype=cfg.compute_dtype)
+                        lora_dropout=cfg.lora_dropout, seed=cfg.seed, compute_dtype=cfg.compute_dtype,
+                        base=base_path(cfg))
     train_rows = to_dataset(data.train, cfg.loss, cfg.unrelated, cfg.seed)  # + unrelated pairs (signed_cosine)
-    plan = {**plan_steps(len(train_rows), cfg, world_size()), "train_rows": len(train_rows)}
+    plan = {**plan_steps(rows_per_epoch(train_rows), cfg, world_size()), "train_rows": rows_per_epoch(train_rows)}
     if main:
         atomic_write(run_dir / "config.json",
                      json.dumps(run_config(cfg, data, built, plan, run_dir), indent=2) + "\n")
         if echo:
-            added = added_text(len(train_rows) - len(data.train))
+            added = added_text(len(train_rows) - len(data.train)) if not isinstance(train_rows, dict) else \
+                " (" + " + ".join(f"{len(rows)} {name}" for name, rows in train_rows.items()) + ")"
             print(f"run {run_dir}: {built.kind} ({built.quant}, compute {built.compute_dtype}) on "
                   f"{built.device}, {len(data.train)} train{added} / {len(data.validation)} validation pairs "
                   f"({data.validation_source}), {plan['max_steps']} steps", flush=True)
