@@ -19,8 +19,8 @@ from compat.generator.wording import Wording, add_noise, choose, load_wording
 from compat.pairs import validate_pair
 
 GENERATOR_VERSION = "2.0.0"  # 2: compositional wording (frames x topic phrases), surface noise
-SPLIT_SHARES = {"train": 5, "validation": 1, "test": 1}  # 2,800 pairs -> 2,000 / 400 / 400
-DEFAULT_N = 2800
+SPLIT_SHARES = {"train": 5, "validation": 1, "test": 1}  # 8,400 pairs -> 6,000 / 1,200 / 1,200
+DEFAULT_N = 8400
 NOISE_SHARE = 0.08  # statements given light surface noise (casing, apostrophes, an emoji, a typo)
 SPEAKER_PAIRINGS = {"mixed": (("boy", "girl"), ("girl", "boy"), ("boy", "boy"), ("girl", "girl"))}
 
@@ -29,6 +29,14 @@ MIX = {
     1: {"compatible": 0.42, "subtle_mismatch": 0.10, "complex_compatible": 0.16, "judged": 0.14, "realistic": 0.18},
     0: {"incompatible": 0.30, "dealbreaker": 0.16, "subtle_mismatch": 0.10, "complex_incompatible": 0.14,
         "judged": 0.14, "realistic": 0.16},
+}
+# The train split leans on single-preference pairs (a curriculum): with composed wording nearly every
+# statement is new, and a model learns what a stance is from one-preference pairs first; trained on the
+# mix above, the 4-bit LoRA collapsed (every cosine ~1) within 100 steps. Validation and test keep MIX.
+TRAIN_MIX = {
+    1: {"compatible": 0.70, "subtle_mismatch": 0.10, "complex_compatible": 0.05, "judged": 0.05, "realistic": 0.10},
+    0: {"incompatible": 0.45, "dealbreaker": 0.25, "subtle_mismatch": 0.10, "complex_incompatible": 0.05,
+        "judged": 0.05, "realistic": 0.10},
 }
 # Single-preference rules behind the simple pair types, with their shares.
 SIMPLE_RULES = {
@@ -309,7 +317,8 @@ def generate_split(onto: Ontology, split: str, n: int, seed: int, speakers: str 
     seen: set[tuple[str, str]] = set()
     exhausted: set[tuple[int, str]] = set()  # (label, type) that kept failing: this split has run out of them
     for label in labels:
-        mix = {t: w for t, w in MIX[label].items() if (label, t) not in exhausted} or MIX[label]
+        shares = (TRAIN_MIX if split == "train" else MIX)[label]
+        mix = {t: w for t, w in shares.items() if (label, t) not in exhausted} or shares
         pair_type = builder.pick(mix)
         for attempt in range(300):
             if attempt == 30:

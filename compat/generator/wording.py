@@ -35,8 +35,8 @@ MIN_TOPICS = {"pro": {"noun": 8, "verb": 8, "identity": 4, "partner": 4},
               "anti": {"noun": 6, "verb": 6, "identity": 3, "partner": 2}}
 # How often each route says a stance (routes a split lacks are left out and the rest renormalised).
 ROUTE_WEIGHTS = {
-    "pos": {"like": 0.5, "dislike_anti": 0.25, "contrast": 0.15, "hand": 0.1},
-    "neg": {"dislike": 0.45, "like_anti": 0.3, "contrast": 0.15, "hand": 0.1},
+    "pos": {"like": 0.65, "dislike_anti": 0.1, "contrast": 0.1, "hand": 0.15},
+    "neg": {"dislike": 0.6, "like_anti": 0.15, "contrast": 0.1, "hand": 0.15},
     "dealbreaker": {"dealbreaker": 0.8, "hand": 0.2},
 }
 # A phrase that already compares two things reads badly inside a contrast frame.
