@@ -17,10 +17,12 @@ from compat.progress import compare_figure, eval_figure, format_seconds, loss_fi
 from compat.runner import (RunnerBusy, default_runner, log_tail, read_events, read_json,
                            store_snapshot, train_arguments)
 from compat.text import DEFAULT_INSTRUCTION
+from compat.training.config import LOSSES as TRAINING_LOSSES
+from compat.training.config import PRESETS as TRAINING_PRESETS
 
 SOURCES = ["Current labels (label store)", "Shipped data set (data/)", "Uploaded file"]
-PRESETS = ["quick", "default", "thorough"]
-LOSSES = ["(preset)", "cosent", "signed_cosine", "cosine", "contrastive", "online_contrastive", "mnrl"]
+PRESETS = list(TRAINING_PRESETS)
+LOSSES = ["(preset)", *TRAINING_LOSSES]
 SETTINGS = ["preset", "quant4", "lora_r", "lora_alpha", "full", "loss", "epochs", "lr", "batch",
             "instruction", "seed", "max_steps"]
 
