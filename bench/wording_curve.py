@@ -1,10 +1,10 @@
 """The wording curve: held-out quality against distinct wordings per trait and stance seen in training.
 
     .venv/bin/python bench/wording_curve.py --out /tmp/curve [--wordings 8 32 128 all] [--seeds 0 1]
-                                            [--loss cosent] [--steps 125] [--n 2800]
+                                            [--loss cosent] [--steps 150] [--n 2800]
     .venv/bin/python bench/wording_curve.py --out /tmp/curve --chart assets/wording_curve.svg   # chart only
 
-For each cap K and seed S: `python -m compat generate --n N --seed S --wordings K` (the train split draws
+For each cap K and seed S: `python -m compat generate --n N --seed S --compose --wordings K` (the train split draws
 at most K wordings per preference; validation and test keep every wording, so each K is measured on
 the same held-out data), then `python -m compat train` (the default 4-bit LoRA, the same number of
 steps for every K) with the hand-written natural pairs as an extra test set. Results go to
@@ -30,7 +30,8 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENI
 def run_one(out: Path, cap: str, seed: int, args: argparse.Namespace) -> dict:
     """Generate, train and measure one point; returns its result line."""
     data, run = out / f"data-{cap}-{seed}", out / f"run-{cap}-{seed}"
-    generate = [sys.executable, "-m", "compat", "generate", "--out", str(data), "--n", str(args.n), "--seed", str(seed)]
+    generate = [sys.executable, "-m", "compat", "generate", "--out", str(data), "--n", str(args.n), "--seed", str(seed),
+                "--compose"]
     if cap != "all":
         generate += ["--wordings", cap]
     subprocess.run(generate, cwd=REPO, env=ENV, check=True, capture_output=True)
@@ -94,7 +95,7 @@ def main() -> int:
     parser.add_argument("--wordings", nargs="+", default=["8", "32", "128", "all"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--loss", default="cosent")
-    parser.add_argument("--steps", type=int, default=125)
+    parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--n", type=int, default=2800)
     parser.add_argument("--chart", type=Path, help="write the SVG here (default OUT/wording_curve.svg)")
     args = parser.parse_args()

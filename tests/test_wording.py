@@ -29,7 +29,7 @@ def wording(onto):
 
 @pytest.fixture(scope="module")
 def dataset():
-    return generate(n=2100, seed=11)
+    return generate(n=2100, seed=11, compose=True)
 
 
 def prefs_of(onto):
@@ -106,7 +106,7 @@ def test_wording_cap_limits_train_wordings(onto, wording):
     capped = wording.capped_pool(("homebody", "pos"), "train", 8)
     assert sum(map(len, capped.values())) == 8 and len(capped) >= 3  # spread over routes
     assert wording.capped_pool(("homebody", "pos"), "train", 8) == capped  # the same every time
-    splits = generate(n=700, seed=2, wordings=4)
+    splits = generate(n=700, seed=2, wordings=4, compose=True)
     single = [p for p in splits["train"] if p["pair_type"] in ("compatible", "incompatible", "dealbreaker")
               and "+" not in p["trait_1"]]
     by_pref: dict = {}
@@ -140,3 +140,25 @@ def test_malformed_wording_data_is_named(onto, tmp_path):
     (tmp_path / "frames.yaml").write_text(yaml.safe_dump(frames))
     with pytest.raises(WordingError, match="no topic phrases for trait"):
         load_wording(onto, tmp_path)
+
+
+def test_generate_cli_composes_only_when_asked(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from compat.paths import REPO_ROOT
+
+    def generate_cli(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "compat", "generate", "--n", "140", "--seed", "3", *flags],
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+
+    run = generate_cli("--out", str(tmp_path / "c"), "--compose", "--wordings", "16")
+    assert run.returncode == 0, run.stderr
+    meta = json.loads((tmp_path / "c" / "metadata.json").read_text())
+    assert meta["command"].endswith("--n 140 --compose --wordings 16") and meta["wording"]["train_cap"] == 16
+    assert meta["wording"]["wordings_per_preference"]["mean"] >= 500
+    plain = generate_cli("--out", str(tmp_path / "h"))
+    assert plain.returncode == 0 and json.loads((tmp_path / "h" / "metadata.json").read_text())["wording"] is None
+    bad = generate_cli("--out", str(tmp_path / "x"), "--wordings", "16")
+    assert bad.returncode == 2 and "--wordings" in bad.stderr and "--compose" in bad.stderr

@@ -1,4 +1,5 @@
-"""`python -m compat generate --out DIR [--n N] [--seed S] [--speakers boy,girl|mixed|none] [--wordings K]`."""
+"""`python -m compat generate --out DIR [--n N] [--seed S] [--speakers boy,girl|mixed|none]
+[--compose [--wordings K]]`."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical files")
     parser.add_argument("--speakers", default="boy,girl",
                         help="speaker prefixes: two names 'boy,girl' (default), 'mixed', or 'none'")
+    parser.add_argument("--compose", action="store_true",
+                        help="compose statements as stance frame x topic phrase (compat/generator/wording/); "
+                             "without it, the ontology's hand-written phrasings alone (the shipped data set)")
     parser.add_argument("--wordings", type=int, default=None,
-                        help="at most this many distinct wordings per preference in the train split "
-                             "(the wording curve); validation and test keep every wording")
-    parser.add_argument("--hand-written-only", action="store_true",
-                        help="only the ontology's hand-written phrasings, no composed wording (generator 1.x)")
+                        help="with --compose: at most this many distinct wordings per preference in the train "
+                             "split (the wording curve); validation and test keep every wording")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,12 +31,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 30:
         raise CommandFailed(f"--n must be at least 30 (10 pairs for each split); got {args.n}")
-    if args.wordings is not None and args.wordings < 1:
-        raise CommandFailed(f"--wordings must be at least 1; got {args.wordings}")
+    if args.wordings is not None and (args.wordings < 1 or not args.compose):
+        raise CommandFailed(f"--wordings takes a number of at least 1, with --compose; got {args.wordings}"
+                            + ("" if args.compose else " without --compose"))
     started = time.perf_counter()
     try:
         metadata = write_dataset(args.out, n=args.n, seed=args.seed, speakers=args.speakers,
-                                 wordings=args.wordings, compose=not args.hand_written_only)
+                                 wordings=args.wordings, compose=args.compose)
     except ValueError as exc:
         raise CommandFailed(str(exc)) from exc
     took = time.perf_counter() - started

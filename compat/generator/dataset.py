@@ -13,7 +13,7 @@ from compat.pairs import atomic_write, write_pairs
 
 
 def build_metadata(splits: dict[str, list[dict]], n: int, seed: int, speakers: str, out_name: str,
-                   wordings: int | None = None, compose: bool = True) -> dict:
+                   wordings: int | None = None, compose: bool = False) -> dict:
     """Counts, diversity and held-out shares of a generated data set, plus how to regenerate it."""
     onto = load_ontology()
     command = f"python -m compat generate --out {out_name} --seed {seed}"
@@ -21,10 +21,10 @@ def build_metadata(splits: dict[str, list[dict]], n: int, seed: int, speakers: s
         command += f" --n {n}"
     if speakers != "boy,girl":
         command += f" --speakers {speakers}"
+    if compose:
+        command += " --compose"
     if wordings is not None:
         command += f" --wordings {wordings}"
-    if not compose:
-        command += " --hand-written-only"
     test_only = sorted(t for t, trait in onto.traits.items() if trait.test_only)
     texts = {s: stats.statements(splits[s]) for s in SPLITS}
     return {
@@ -56,7 +56,7 @@ def build_metadata(splits: dict[str, list[dict]], n: int, seed: int, speakers: s
 
 
 def write_dataset(out: str | Path, n: int = DEFAULT_N, seed: int = 0, speakers: str = "boy,girl",
-                  wordings: int | None = None, compose: bool = True) -> dict:
+                  wordings: int | None = None, compose: bool = False) -> dict:
     """Generate and write train/validation/test.jsonl and metadata.json into `out`; returns the metadata."""
     out = Path(out)
     splits = generate(n=n, seed=seed, speakers=speakers, wordings=wordings, compose=compose)

@@ -19,8 +19,8 @@ from compat.generator.wording import Wording, add_noise, choose, load_wording
 from compat.pairs import validate_pair
 
 GENERATOR_VERSION = "2.0.0"  # 2: compositional wording (frames x topic phrases), surface noise
-SPLIT_SHARES = {"train": 5, "validation": 1, "test": 1}  # 8,400 pairs -> 6,000 / 1,200 / 1,200
-DEFAULT_N = 8400
+SPLIT_SHARES = {"train": 5, "validation": 1, "test": 1}  # 2,800 pairs -> 2,000 / 400 / 400
+DEFAULT_N = 2800
 NOISE_SHARE = 0.08  # statements given light surface noise (casing, apostrophes, an emoji, a typo)
 SPEAKER_PAIRINGS = {"mixed": (("boy", "girl"), ("girl", "boy"), ("boy", "boy"), ("girl", "girl"))}
 
@@ -144,10 +144,10 @@ class PairBuilder:
 
     def phrase(self, pref: Pref, avoid: set[str] = frozenset()) -> str:
         """One wording of `pref` from this split's pool (composed or hand-written), sometimes with noise."""
-        if self.wording is None:
-            pool = {"hand": self.onto.phrasings(pref[0], pref[1], self.split)}
-        else:
-            pool = self.wording.capped_pool(pref, self.split, self.cap)
+        if self.wording is None:  # hand-written only, drawn exactly as generator 1.x did (same bytes)
+            options = [p for p in self.onto.phrasings(pref[0], pref[1], self.split) if p not in avoid]
+            return self.rng.choice(options or self.onto.phrasings(pref[0], pref[1], self.split))
+        pool = self.wording.capped_pool(pref, self.split, self.cap)
         text = choose(pool, pref[1], self.rng)
         for _ in range(8):
             if text not in avoid:
@@ -317,7 +317,7 @@ def generate_split(onto: Ontology, split: str, n: int, seed: int, speakers: str 
     seen: set[tuple[str, str]] = set()
     exhausted: set[tuple[int, str]] = set()  # (label, type) that kept failing: this split has run out of them
     for label in labels:
-        shares = (TRAIN_MIX if split == "train" else MIX)[label]
+        shares = (TRAIN_MIX if split == "train" and wording is not None else MIX)[label]
         mix = {t: w for t, w in shares.items() if (label, t) not in exhausted} or shares
         pair_type = builder.pick(mix)
         for attempt in range(300):
@@ -341,12 +341,13 @@ def generate_split(onto: Ontology, split: str, n: int, seed: int, speakers: str 
 
 
 def generate(n: int = DEFAULT_N, seed: int = 0, speakers: str = "boy,girl", onto: Ontology | None = None,
-             wordings: int | None = None, compose: bool = True) -> dict[str, list[dict]]:
+             wordings: int | None = None, compose: bool = False) -> dict[str, list[dict]]:
     """All three splits, `n` pairs in total; the same arguments always give the same pairs.
 
     `wordings` caps the distinct wordings per preference in the train split only (validation and test
-    keep their whole pools, so a capped run is measured on the same kind of data); `compose=False`
-    uses the hand-written phrasings alone (generator 1.x data)."""
+    keep their whole pools, so a capped run is measured on the same kind of data). Without `compose`
+    (the default, and the shipped data set) only the hand-written phrasings are used, as generator 1.x
+    did, byte for byte: see README, "Quality", for why the shipped model is still trained on those."""
     onto = onto or load_ontology()
     wording = load_wording(onto) if compose else None
     sizes = split_sizes(n)
