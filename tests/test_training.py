@@ -245,6 +245,21 @@ def test_malformed_data_fails_before_training_naming_the_line(tmp_path):
     assert time.time() - started < 60  # no model was loaded (that alone takes longer under load)
 
 
+def test_extra_test_files_with_the_same_name_are_refused(data_dir, tmp_path):
+    """metrics.json keys each extra set by its file name: two files named alike would overwrite each other."""
+    from compat.training.data import DataError, resolve_files
+
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        write_jsonl(tmp_path / folder / "pairs.jsonl", make_pairs()[:10])
+    write_jsonl(tmp_path / "test.jsonl", make_pairs()[:10])
+    with pytest.raises(DataError, match="--extra-test .*b/pairs.jsonl: its name 'pairs' is taken by --extra-test"):
+        resolve_files(str(data_dir), extra=[str(tmp_path / "a" / "pairs.jsonl"), str(tmp_path / "b" / "pairs.jsonl")])
+    with pytest.raises(DataError, match="its name 'test' is taken by --test"):
+        resolve_files(str(data_dir), extra=[str(tmp_path / "test.jsonl")])
+    assert len(resolve_files(str(data_dir), extra=[str(tmp_path / "a" / "pairs.jsonl")]).extra) == 1
+
+
 def test_torchrun_two_processes_stop_together(data_dir, tmp_path):
     """2 ranks (gloo, 1 thread each); a stop file seen by rank 0 ends both ranks at the same step."""
     out = tmp_path / "ddp"

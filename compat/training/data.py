@@ -56,10 +56,17 @@ def resolve_files(data: str, validation: str | None = None, test: str | None = N
         train = path
     else:
         raise DataError(f"--data {data}: no such file or directory")
-    named = {"--validation": validation, "--test": test, **{"--extra-test": e for e in extra}}
-    for flag, file in named.items():
+    named = [("--validation", validation), ("--test", test), *(("--extra-test", e) for e in extra)]
+    for flag, file in named:
         if file is not None and not Path(file).expanduser().is_file():
             raise DataError(f"{flag} {file}: no such file")
+    stems: dict[str, str] = {"test": "--test"}  # metrics.json names each set by its file's stem
+    for file in extra:
+        stem = Path(file).stem
+        if stem in stems:
+            raise DataError(f"--extra-test {file}: its name {stem!r} is taken by {stems[stem]} (metrics are "
+                            "kept under the file name); rename or copy one of them")
+        stems[stem] = f"--extra-test {file}"
     return DataFiles(
         train=train.resolve(),
         validation=Path(validation).expanduser().resolve() if validation else None,
