@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from typing import Iterable
 
-Pref = tuple[str, str]
+from compat.generator.ontology import SPLITS, Pref
 
 from compat.text import clean_statement
 
@@ -50,9 +50,7 @@ def counts(pairs: list[dict]) -> dict:
 
 def wording_summary(wording, cap: int | None = None) -> dict:
     """How many frames and topic phrases each split owns, and distinct wordings per trait and stance
-    (mean and minimum over every preference; `train_capped` is what `--wordings` left the train split)."""
-    from compat.generator.ontology import SPLITS
-
+    (mean and minimum over every preference; `train_cap` is the `--wordings` cap of the train split)."""
     onto = wording.onto
     prefs = [(t, s) for t, trait in onto.traits.items() for s in ("pos", "neg", "dealbreaker")
              if wording.pool((t, s), "test") or wording.pool((t, s), "train")]
