@@ -270,13 +270,16 @@ def _train(cfg: TrainConfig, data: TrainData, run_dir: Path | None, stop: StopRe
                         lora_dropout=cfg.lora_dropout, seed=cfg.seed, compute_dtype=cfg.compute_dtype,
                         base=base_path(cfg))
     train_rows = to_dataset(data.train, cfg.loss, cfg.unrelated, cfg.seed)  # + unrelated pairs (signed_cosine)
-    plan = {**plan_steps(rows_per_epoch(train_rows), cfg, world_size()), "train_rows": rows_per_epoch(train_rows)}
+    rows = rows_per_epoch(train_rows)
+    plan = {**plan_steps(rows, cfg, world_size()), "train_rows": rows}
     if main:
         atomic_write(run_dir / "config.json",
                      json.dumps(run_config(cfg, data, built, plan, run_dir), indent=2) + "\n")
         if echo:
-            added = added_text(len(train_rows) - len(data.train)) if not isinstance(train_rows, dict) else \
-                " (" + " + ".join(f"{len(rows)} {name}" for name, rows in train_rows.items()) + ")"
+            if isinstance(train_rows, dict):  # cosent+mnrl: say what each set holds
+                added = " (" + " + ".join(f"{len(part)} {name}" for name, part in train_rows.items()) + ")"
+            else:
+                added = added_text(len(train_rows) - len(data.train))
             print(f"run {run_dir}: {built.kind} ({built.quant}, compute {built.compute_dtype}) on "
                   f"{built.device}, {len(data.train)} train{added} / {len(data.validation)} validation pairs "
                   f"({data.validation_source}), {plan['max_steps']} steps", flush=True)
