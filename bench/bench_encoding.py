@@ -36,7 +36,7 @@ def store_statements(home: Path, limit: int | None) -> list[str]:
     """Distinct cleaned statements of a label store seeded from data/ under `home`."""
     os.environ["COMPAT_HOME"] = str(home)
     from compat.paths import DATA_DIR
-    from compat.store import LabelStore
+    from compat.store.labels import LabelStore
     from compat.text import clean_statement
 
     store = LabelStore(home / "labels.db")

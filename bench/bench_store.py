@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compat.store import Filters, LabelStore  # noqa: E402
+from compat.store.labels import LabelStore  # noqa: E402
+from compat.store.records import Filters  # noqa: E402
 
 CATEGORIES = ["lifestyle", "social_energy", "interests", "values", "family", "goals", "habits", "dealbreakers"]
 PAIR_TYPES = ["compatible", "incompatible", "dealbreaker", "complex_compatible", "complex_incompatible",

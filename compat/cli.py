@@ -15,8 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("compat.training.cli", "one training run"),
     "evaluate": ("compat.evaluation_cli", "metrics of one model on one pair file"),
     "score": ("compat.score_cli", "one compatibility score"),
-    "import": ("compat.store_cli", "add a pair file to the label store"),
-    "export": ("compat.store_cli", "write the store's current labels"),
+    "import": ("compat.store.cli", "add a pair file to the label store"),
+    "export": ("compat.store.cli", "write the store's current labels"),
     "serve": ("compat.serve_cli", "the web app (the same as python app.py)"),
 }
 

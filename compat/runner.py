@@ -250,7 +250,8 @@ def train_arguments(settings: dict) -> list[str]:
 
 def store_snapshot(run_dir: Path) -> list[str]:
     """Write the label store's current labels, split by split, into the run; returns the --data option."""
-    from compat.store import Filters, LabelStore
+    from compat.store.labels import LabelStore
+    from compat.store.records import Filters
 
     store = LabelStore()
     store.ensure_seeded()

@@ -22,7 +22,7 @@ HOBBY = [
 def test_review_queue_puts_labels_the_model_disagrees_with_first(compat_home):
     from compat.active import set_active
     from compat.models import base_model_path
-    from compat.store import Filters
+    from compat.store.records import Filters
     from compat.ui import data_tab
 
     set_active(base_model_path())  # any sentence-transformers folder can be the "fine-tuned" model

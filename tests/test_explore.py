@@ -67,7 +67,7 @@ def test_explore_says_what_is_wrong_with_the_input(compat_home, tmp_path):
 
 
 def test_evaluate_api_and_its_refusals(compat_home, base_model, no_default_model):
-    from compat.store import LabelStore
+    from compat.store.labels import LabelStore
     from compat.ui.explore_tab import evaluate_api
 
     LabelStore().import_pairs(SMALL)  # a small store: the shipped data is not seeded into a non-empty one
@@ -86,7 +86,7 @@ def test_evaluate_api_and_its_refusals(compat_home, base_model, no_default_model
 
 
 def test_a_worst_pair_opens_in_the_data_tab(compat_home):
-    from compat.store import LabelStore
+    from compat.store.labels import LabelStore
     from compat.ui.explore_tab import find_store_id, open_in_data_tab
 
     store = LabelStore()
@@ -106,7 +106,7 @@ def test_a_worst_pair_opens_in_the_data_tab(compat_home):
 @pytest.mark.browser
 def test_browser_shows_both_histograms_and_jumps_to_the_data_tab(tmp_path):
     from compat.models import base_model_path
-    from compat.store import LabelStore
+    from compat.store.labels import LabelStore
     from test_evaluation import PAIRS
 
     home = tmp_path / "home"

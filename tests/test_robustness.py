@@ -261,7 +261,7 @@ def test_kill_9_during_a_bulk_relabel_through_the_app(tmp_path):
     """A bulk relabel of 100,000 pairs sent to the app's `bulk_relabel` endpoint; the app is killed with
     -9 while that transaction holds the write lock. After a restart the database passes integrity_check,
     not one label or history row of the bulk change exists, and the same request then applies whole."""
-    from compat.store import LabelStore
+    from compat.store.labels import LabelStore
 
     home, n = tmp_path / "home", 100_000
     db = home / "labels.db"

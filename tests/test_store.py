@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from compat.pairs import PairFileError
-from compat.store import MIGRATIONS, CountChanged, Filters, LabelStore, PairNotFound, StaleVersion
+from compat.store.labels import LabelStore
+from compat.store.records import CountChanged, Filters, PairNotFound, StaleVersion
+from compat.store.schema import MIGRATIONS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -274,7 +276,8 @@ def test_snapshot_writes_current_labels_and_returns_their_hash(store, tmp_path):
 
 KILL_CHILD = """
 import sys, time
-from compat.store import Filters, LabelStore
+from compat.store.labels import LabelStore
+from compat.store.records import Filters
 store = LabelStore(sys.argv[1])
 def progress(done, total):
     print(f"progress {done}/{total}", flush=True)

@@ -28,7 +28,7 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
 
 def _open_store():
     from compat.pairs import PairFileError
-    from compat.store import LabelStore
+    from compat.store.labels import LabelStore
 
     store = LabelStore()
     try:

@@ -4,7 +4,7 @@
 leaves the old state or the new one, never a mix. A relabel names the version it was based on, and a
 stale version is refused (StaleVersion carries the current row): nothing is silently overwritten.
 Changes are grouped (one relabel, one bulk relabel, one undo) so `undo_last` reverts a whole group.
-The record types live in compat.store_records and the schema in compat.store_schema; both are re-exported here.
+The record types live in compat.store.records and the schema and migrations in compat.store.schema.
 """
 
 from __future__ import annotations
@@ -21,14 +21,10 @@ from typing import Callable, Iterable, Iterator
 
 from compat.pairs import LineError, PairFileError, atomic_write, pair_key, read_pairs, to_jsonl, write_pairs
 from compat.paths import DATA_DIR, labels_db
-from compat.store_records import (COLUMNS, ROW_FIELDS, CountChanged, Counts, Filters, HistoryEntry, ImportReport,
+from compat.store.records import (COLUMNS, ROW_FIELDS, CountChanged, Counts, Filters, HistoryEntry, ImportReport,
                                   Page, PairNotFound, PairRow, StaleVersion, UndoResult)
-from compat.store_schema import MIGRATIONS, check_label, where
+from compat.store.schema import MIGRATIONS, check_label, where
 from compat.text import split_speaker
-
-__all__ = ["COLUMNS", "MAX_PAGE", "MIGRATIONS", "SEED_SPLITS", "SORTABLE", "CountChanged", "Counts", "Filters",
-           "HistoryEntry", "ImportReport", "LabelStore", "Page", "PairNotFound", "PairRow", "StaleVersion",
-           "UndoResult", "where"]
 
 SORTABLE = ("id", "label", "category", "subcategory", "pair_type", "split", "origin", "updated",
             "text_1", "text_2", "version")

@@ -1,5 +1,5 @@
 """The label store's record types: a stored pair, its history, a query's filters and page, what an import
-or an undo did, and the store's refusals. Plain data, no SQLite; compat.store re-exports every name."""
+or an undo did, and the store's refusals. Plain data, no SQLite."""
 
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from compat.models import Calibration
-    from compat.store import Filters, LabelStore, PairRow
+    from compat.store.labels import LabelStore
+    from compat.store.records import Filters, PairRow
 
 COLUMNS = ["id", "label", "model p(compatible)", "self-confidence", "statement A", "statement B"]
 MAX_PAIRS = 5000  # embedding more on this CPU takes minutes; filter first

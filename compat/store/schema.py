@@ -1,9 +1,9 @@
 """The label store's SQLite schema: its migrations, and the SQL condition selecting the pairs a Filters
-describes. compat.store applies the migrations and re-exports MIGRATIONS and `where`."""
+describes. compat.store.labels applies the migrations."""
 
 from __future__ import annotations
 
-from compat.store_records import Filters
+from compat.store.records import Filters
 
 # Each entry moves the schema one version up; entries are never edited once released, only appended.
 MIGRATIONS: list[tuple[str, ...]] = [

@@ -16,7 +16,7 @@ _stores_lock = threading.Lock()
 def store():
     """The app's label store (COMPAT_HOME/labels.db), filled from the shipped data set on first use."""
     from compat.paths import labels_db
-    from compat.store import LabelStore
+    from compat.store.labels import LabelStore
 
     key = str(labels_db())
     with _stores_lock:
@@ -32,7 +32,7 @@ def list_pairs(label: int | None = None, category: str | None = None, pair_type:
                sort: str = "id", descending: bool = False, offset: int = 0, limit: int = 50) -> dict:
     """One page of pairs matching the filters: {"total", "offset", "limit", "rows": [pair, ...]}; each pair
     has id, text_1, text_2, label, category, subcategory, pair_type, explanation, split, origin, version."""
-    from compat.store import Filters
+    from compat.store.records import Filters
 
     try:
         page = store().query(Filters(label, category, None, pair_type, split, edited, search), sort,
@@ -46,7 +46,7 @@ def list_pairs(label: int | None = None, category: str | None = None, pair_type:
 def relabel(pair_id: int, label: int, expected_version: int, annotator: str, note: str = "") -> dict:
     """Set a pair's label if it is still at expected_version. Returns {"ok": true, "pair": ...}, or
     {"ok": false, "error": ..., "pair": the current pair or null} (a stale version is refused, not applied)."""
-    from compat.store import PairNotFound, StaleVersion
+    from compat.store.records import PairNotFound, StaleVersion
 
     try:
         row = store().relabel(int(pair_id), label, int(expected_version), annotator, note or None)
@@ -63,7 +63,7 @@ def bulk_relabel(label: int, annotator: str, expected_count: int | None = None, 
     """Set `label` on every pair the filters match, in one transaction (all or nothing; one Undo reverts it).
     `filter_label` filters on the current label. With `expected_count` (the number the caller saw), it is
     refused if the filters now match another number. Returns {"ok", "changed", "error"}."""
-    from compat.store import CountChanged, Filters
+    from compat.store.records import CountChanged, Filters
 
     filters = Filters(filter_label, category or None, None, pair_type or None, split or None, edited,
                       search or None)

@@ -4,7 +4,7 @@ Buttons or keys (1 compatible, 0 incompatible, arrows for next / previous), a bu
 the filter matches (after a confirmation that says how many), undo, the history of each label, a review
 queue ranked by how strongly the fine-tuned model disagrees with the label, import and export.
 API endpoints (compat/ui/data_api.py): `list_pairs`, `relabel`, `bulk_relabel`. All work goes through
-compat.store.LabelStore.
+compat.store.labels.LabelStore.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from compat.review import COLUMNS as REVIEW
-from compat.review import MAX_PAIRS as REVIEW_MAX_PAIRS  # noqa: F401 (importable from here, as before)
+from compat.store.review import COLUMNS as REVIEW
+from compat.store.review import MAX_PAIRS as REVIEW_MAX_PAIRS  # noqa: F401 (importable from here, as before)
 from compat.ui import data_api
 from compat.ui.data_api import store
 
@@ -55,7 +55,7 @@ def label_text(label: int | None) -> str:
 
 def filters_of(label: str, category: str, pair_type: str, split: str, edited: str, search: str):
     """The store's Filters for the values of the filter controls."""
-    from compat.store import Filters
+    from compat.store.records import Filters
 
     def chosen(value):
         return None if value in (None, "", ANY) else value
@@ -101,7 +101,7 @@ def pair_view(pair_id: int | None):
 
 def relabel_pair(pair_id: int | None, label: int, version: int | None, annotator: str) -> str:
     """Apply one label change from the UI; the message says what happened, including a refusal."""
-    from compat.store import PairNotFound, StaleVersion
+    from compat.store.records import PairNotFound, StaleVersion
 
     if pair_id is None or version is None:
         return "Select a pair first (click a row)."
@@ -120,8 +120,8 @@ def relabel_pair(pair_id: int | None, label: int, version: int | None, annotator
 
 
 def review_queue(filters, limit: int = 50, progress=None) -> tuple[list[list], str]:
-    """The review queue of the app's store (compat.review.review_queue): least trusted labels first."""
-    from compat.review import review_queue as ranked
+    """The review queue of the app's store (compat.store.review.review_queue): least trusted labels first."""
+    from compat.store.review import review_queue as ranked
 
     return ranked(store(), filters, limit, progress)
 
@@ -266,7 +266,7 @@ def build(ctx) -> None:
     review.select(select("review"), review_ids, [*detail_out, nav, message], api_visibility="private")
 
     def focus(pair_id):
-        from compat.store import PairNotFound
+        from compat.store.records import PairNotFound
 
         if not (pair_id or "").strip():
             return [gr.skip()] * (len(detail_out) + 2)
@@ -333,7 +333,7 @@ def build(ctx) -> None:
     cancel.click(lambda: (gr.update(visible=False), None), None, [confirm_row, bulk_count], api_visibility="private")
 
     def do_bulk(label, n, name, nav_value, off, *values):
-        from compat.store import CountChanged
+        from compat.store.records import CountChanged
 
         if not (name or "").strip():
             text = "Type your name in 'Annotator' first."

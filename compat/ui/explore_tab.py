@@ -36,7 +36,7 @@ class ExploreError(ValueError):
 
 def store_pairs() -> list[dict]:
     """The label store's current pairs (seeded from the shipped data on first use), each with its `store_id`."""
-    from compat.store import LabelStore
+    from compat.store.labels import LabelStore
 
     store = LabelStore()
     store.ensure_seeded()
@@ -100,7 +100,8 @@ def find_store_id(pair: dict, store=None) -> int | None:
     A file's own `id` field is not trusted: only `store_id` (set by store_pairs) or a lookup counts.
     """
     from compat.pairs import pair_key
-    from compat.store import Filters, LabelStore
+    from compat.store.labels import LabelStore
+    from compat.store.records import Filters
     from compat.text import clean_statement
 
     if pair.get("store_id") is not None:
@@ -153,7 +154,7 @@ def umap_plot(evaluation, colour_by: str, join: bool, title: str):
 def worst_rows(evaluations) -> tuple[list[list], list[dict]]:
     """Rows of the worst-separated table under the last model, with the base cosine beside; and the pairs."""
     from compat.evaluation import worst_separated
-    from compat.store import LabelStore
+    from compat.store.labels import LabelStore
 
     store = LabelStore()
     shown, base = evaluations[-1], evaluations[0]

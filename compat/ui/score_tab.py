@@ -34,7 +34,7 @@ def score_pair(text_a: str, text_b: str) -> tuple[float | None, float | None, st
 
 def store_statements() -> list[str]:
     """Every distinct statement in the label store (seeded from the shipped data on first use)."""
-    from compat.store import LabelStore
+    from compat.store.labels import LabelStore
 
     store = LabelStore()
     store.ensure_seeded()
