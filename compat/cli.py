@@ -13,7 +13,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("compat.generator.cli", "write a synthetic data set (train/validation/test)"),
     "train": ("compat.training.cli", "one training run"),
-    "evaluate": ("compat.evaluation_cli", "metrics of one model on one pair file"),
+    "evaluate": ("compat.evaluation.cli", "metrics of one model on one pair file"),
     "score": ("compat.score_cli", "one compatibility score"),
     "import": ("compat.store.cli", "add a pair file to the label store"),
     "export": ("compat.store.cli", "write the store's current labels"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compat.evaluation import (
+from compat.evaluation.evaluate import (
     clustering_quality,
     distinct_statements,
     evaluate_pairs,
@@ -19,8 +19,8 @@ from compat.evaluation import (
     statement_attributes,
     worst_separated,
 )
-from compat.figures import HistogramPanel, comparison_table, similarity_histograms, umap_figure
-from compat.metrics import pair_metrics
+from compat.evaluation.figures import HistogramPanel, comparison_table, similarity_histograms, umap_figure
+from compat.evaluation.metrics import pair_metrics
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -71,7 +71,7 @@ def test_evaluate_pairs_keys_and_consistency(evaluation, base_model):
     for key in (*CONVENTION_KEYS, "recall_at_10", "threshold_source", "by_category", "by_pair_type", "clustering"):
         assert key in m, key
     assert m["n"] == len(PAIRS) and m["threshold_source"] == "this data"
-    # the statistics are those of compat.metrics on the cosines the model gives pair by pair
+    # the statistics are those of compat.evaluation.metrics on the cosines the model gives pair by pair
     direct = np.array([float(a @ b) for a, b in (base_model.embed([p["text_1"], p["text_2"]]) for p in PAIRS)])
     np.testing.assert_allclose(evaluation.similarities, direct, atol=1e-5)
     expected = pair_metrics(direct, [p["label"] for p in PAIRS])
@@ -86,7 +86,7 @@ def test_evaluate_pairs_keys_and_consistency(evaluation, base_model):
 
 
 def test_single_preference_pairs_and_profiles_are_reported_apart(base_model):
-    from compat.evaluation import pair_shape
+    from compat.evaluation.evaluate import pair_shape
 
     generated = [{**p, "trait_1": "homebody", "trait_2": "party_goer"} for p in PAIRS[:5]]
     generated += [{**p, "trait_1": "wants_kids+gym", "trait_2": "wants_kids"} for p in PAIRS[5:]]
@@ -165,7 +165,7 @@ def test_comparison_table_change_column():
 
 
 def test_top_matches(base_model):
-    from compat.matching import top_matches
+    from compat.evaluation.matching import top_matches
 
     candidates = ["girl: I smoke a pack a day", "I hike every weekend", "boy: I hike every weekend",
                   "Kids are a hard no for me", "I'd never date a smoker"]
@@ -178,7 +178,7 @@ def test_top_matches(base_model):
 def test_report_is_written_with_the_figures(evaluation, tmp_path, monkeypatch):
     """The one test that runs UMAP. Its numba compile cache is the repository's default COMPAT_HOME's
     (not this session's throwaway one), so only the very first run pays the cold compile."""
-    from compat.report import write_report
+    from compat.evaluation.report import write_report
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", os.environ.get("NUMBA_CACHE_DIR", str(REPO / ".compat" / "numba")))
 
@@ -218,7 +218,8 @@ def test_evaluate_cli_bad_file_names_the_lines(tmp_path):
 
 
 def test_embedding_cache_is_keyed_by_model_files_and_data(base_model, pair_file, tmp_path):
-    from compat.projection import cached_embeddings, data_hash, is_cached_embeddings, model_identity, warm_pair_files
+    from compat.evaluation.projection import (cached_embeddings, data_hash, is_cached_embeddings, model_identity,
+                                              warm_pair_files)
 
     folder = tmp_path / "st-model"
     folder.mkdir()

@@ -1,4 +1,4 @@
-"""compat.metrics against hand-computed values and scipy/sklearn on known cases."""
+"""compat.evaluation.metrics against hand-computed values and scipy/sklearn on known cases."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from compat.metrics import (
+from compat.evaluation.metrics import (
     best_threshold,
     classification_at,
     cohens_d,

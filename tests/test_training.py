@@ -120,7 +120,7 @@ def events_of(run_dir: Path) -> list[dict]:
 
 
 def separation(model, pairs: list[dict]) -> tuple[float, float]:
-    from compat.metrics import cohens_d, roc_auc
+    from compat.evaluation.metrics import cohens_d, roc_auc
 
     a = model.embed([p["text_1"] for p in pairs])
     b = model.embed([p["text_2"] for p in pairs])

@@ -46,7 +46,7 @@ def _read(path: str, what: str) -> list[dict]:
 
 
 def _evaluate(model: str, pairs: list[dict], validation: list[dict] | None, data: str):
-    from compat.evaluation import run_evaluation
+    from compat.evaluation.evaluate import run_evaluation
     from compat.models import ModelNotFound
 
     try:
@@ -64,7 +64,7 @@ def _baseline_name(args: argparse.Namespace) -> str | None:
 
 
 def _print_summary(metrics: dict, baseline: dict | None) -> None:
-    from compat.evaluation import short_model_name
+    from compat.evaluation.evaluate import short_model_name
 
     columns = ([baseline] if baseline else []) + [metrics]
     print(f"{'metric':<18}" + "".join(f"{short_model_name(m['model'])[-18:]:>20}" for m in columns))
@@ -77,7 +77,7 @@ def _print_summary(metrics: dict, baseline: dict | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from compat.metrics import finite_or_none
+    from compat.evaluation.metrics import finite_or_none
 
     pairs = _read(args.data, "data")
     validation = _read(args.validation, "validation") if args.validation else None
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if baseline_name:
         metrics["baseline"] = evaluations[0].metrics
     if args.report:
-        from compat.report import write_report
+        from compat.evaluation.report import write_report
 
         if not args.json:
             print(f"writing report {args.report} ...", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Evaluate one model on a list of pairs: the CONVENTIONS.md statistics, breakdowns, clustering quality.
 
 Statements are embedded once each (a statement in several pairs is embedded once) through
-compat.projection.cached_embeddings, i.e. CompatModel.embed with its prompt, cached by (model, data).
+compat.evaluation.projection.cached_embeddings, i.e. CompatModel.embed with its prompt, cached by (model, data).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from compat.metrics import best_threshold, check_pairs, pair_metrics, recall_at_k
+from compat.evaluation.metrics import best_threshold, check_pairs, pair_metrics, recall_at_k
 from compat.text import clean_statement
 
 RECALL_KS = (1, 5, 10)
@@ -79,7 +79,7 @@ def distinct_statements(pairs: Sequence[dict]) -> tuple[list[str], np.ndarray, n
 
 def embed_pairs(model, pairs: Sequence[dict]) -> PairEmbeddings:
     """Embed every distinct statement of `pairs` once (cached on disk by model and data)."""
-    from compat.projection import cached_embeddings
+    from compat.evaluation.projection import cached_embeddings
 
     statements, i1, i2 = distinct_statements(pairs)
     return PairEmbeddings(statements, i1, i2, cached_embeddings(model, statements))

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from compat.evaluation import worst_separated  # noqa: F401  (re-exported: used beside the figures)
+from compat.evaluation.evaluate import worst_separated  # noqa: F401  (re-exported: used beside the figures)
 
 COMPATIBLE_COLOUR = "#1a9850"
 INCOMPATIBLE_COLOUR = "#d73027"

@@ -18,7 +18,7 @@ def top_matches(model, statement: str, candidates: Sequence[str], k: int = 5) ->
     asking again about the same store costs one embedding. Raises StatementError for an unusable
     statement or candidate.
     """
-    from compat.projection import cached_embeddings
+    from compat.evaluation.projection import cached_embeddings
 
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")

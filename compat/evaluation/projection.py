@@ -214,7 +214,7 @@ def warm_cache(model, statements: Sequence[str], projection: bool = True) -> Non
 
 def warm_pair_files(model, pair_files: Sequence[str | os.PathLike], projection: bool = True) -> None:
     """warm_cache for the statements the Explore tab and `evaluate` will embed for each pair file."""
-    from compat.evaluation import distinct_statements
+    from compat.evaluation.evaluate import distinct_statements
     from compat.pairs import load_pairs
 
     for file in pair_files:

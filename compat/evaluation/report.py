@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from compat.evaluation import Evaluation, statement_attributes, worst_separated
-from compat.figures import HistogramPanel, comparison_table, similarity_histograms, umap_figure
+from compat.evaluation.evaluate import Evaluation, statement_attributes, worst_separated
+from compat.evaluation.figures import HistogramPanel, comparison_table, similarity_histograms, umap_figure
 from compat.pairs import atomic_write
 
 MAX_LINKED_PAIRS = 200
@@ -88,7 +88,7 @@ def display_names(evaluations: Sequence[Evaluation]) -> list[str]:
 
 def umap_figures(evaluations: Sequence[Evaluation], colour_by: str = "category") -> list:
     """One UMAP scatter per evaluation, statements coloured by `colour_by` (falls back to label)."""
-    from compat.projection import cached_projection
+    from compat.evaluation.projection import cached_projection
 
     figures = []
     for e, name in zip(evaluations, display_names(evaluations)):

@@ -1,4 +1,5 @@
-"""Validation during training: ROC-AUC and Cohen's d of cosine similarities, as compat.metrics defines them."""
+"""Validation during training: ROC-AUC and Cohen's d of cosine similarities, as compat.evaluation.metrics
+defines them."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def sample_pairs(pairs: list[dict], max_pairs: int, seed: int = 0) -> list[dict]
 
 def separation(sims, labels) -> dict[str, float]:
     """{"auc", "cohen_d", "margin"} of similarities `sims` against 0/1 `labels`."""
-    from compat.metrics import cohens_d, roc_auc
+    from compat.evaluation.metrics import cohens_d, roc_auc
 
     compatible = [s for s, y in zip(sims, labels) if y == 1]
     incompatible = [s for s, y in zip(sims, labels) if y == 0]

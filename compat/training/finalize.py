@@ -66,7 +66,7 @@ def load_saved(run_dir: Path, kind: str, instruction: str | None, base: str | No
 
 def measure(model, base, data: TrainData) -> tuple[dict, list]:
     """(metrics of fine-tuned and base on validation, test and extra sets; validation similarities)."""
-    from compat.evaluation import evaluate_pairs, run_evaluation
+    from compat.evaluation.evaluate import evaluate_pairs, run_evaluation
 
     val = run_evaluation(model, data.validation)
     metrics = {"validation": {"fine_tuned": val.metrics, "base": evaluate_pairs(base, data.validation)}}
@@ -105,7 +105,7 @@ def model_info(cfg: TrainConfig, built, calibration: dict, status: str, steps: i
 def finalize(cfg: TrainConfig, data: TrainData, built, run_dir: Path, status: str, steps: int,
              train_loss: float) -> tuple[dict, dict]:
     """Save weights, write metrics.json; returns (metrics, the compat_model.json record to write last)."""
-    from compat.metrics import finite_or_none
+    from compat.evaluation.metrics import finite_or_none
     from compat.models import load_model
     from compat.training.calibration import fit_calibration
 

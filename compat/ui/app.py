@@ -102,7 +102,7 @@ def _watch_training(interval: float = 2.0) -> None:
         if watched and (active is None or active.run_id != watched):
             ended = runner.info(watched)
             if ended.usable:
-                from compat.projection import warm_cache_in_background
+                from compat.evaluation.projection import warm_cache_in_background
 
                 warm_cache_in_background(str(ended.path), [DATA_DIR / "validation.jsonl", DATA_DIR / "test.jsonl"])
         watched = active.run_id if active else None

@@ -2,7 +2,7 @@
 
 Similarity histograms (one panel per model, shared x axis, threshold marked), the statistics table with
 the change, a UMAP of the statement embeddings per model, and the worst-separated pairs (a click opens
-one in the Data tab). Embeddings and projections come from compat.projection's on-disk cache, so a
+one in the Data tab). Embeddings and projections come from compat.evaluation.projection's on-disk cache, so a
 second look at the same data is quick; the first one reports what it is doing as it goes.
 API endpoint `evaluate` (CONVENTIONS.md): the `evaluate --json` metrics of a model on a named data set.
 """
@@ -130,9 +130,9 @@ def umap_plot(evaluation, colour_by: str, join: bool, title: str):
     """The UMAP scatter of one evaluation's statements (projection from the cache, computed if missing)."""
     import numpy as np
 
-    from compat.evaluation import statement_attributes
-    from compat.figures import umap_figure
-    from compat.projection import cached_projection
+    from compat.evaluation.evaluate import statement_attributes
+    from compat.evaluation.figures import umap_figure
+    from compat.evaluation.projection import cached_projection
 
     emb = evaluation.embedded
     keep = umap_sample(len(emb.statements))
@@ -153,7 +153,7 @@ def umap_plot(evaluation, colour_by: str, join: bool, title: str):
 
 def worst_rows(evaluations) -> tuple[list[list], list[dict]]:
     """Rows of the worst-separated table under the last model, with the base cosine beside; and the pairs."""
-    from compat.evaluation import worst_separated
+    from compat.evaluation.evaluate import worst_separated
     from compat.store.labels import LabelStore
 
     store = LabelStore()
@@ -176,9 +176,9 @@ def worst_rows(evaluations) -> tuple[list[list], list[dict]]:
 def explore(source_label: str, upload: str | None, colour_by: str, join: bool):
     """Generator for the Explore button: yields (status, histograms, stats, umap base, umap tuned, worst
     rows, worst pairs, evaluations) as each part becomes ready, so the page shows progress."""
-    from compat.evaluation import run_evaluation, short_model_name
-    from compat.figures import HistogramPanel, comparison_table, similarity_histograms
-    from compat.projection import is_cached_embeddings, is_cached_projection
+    from compat.evaluation.evaluate import run_evaluation, short_model_name
+    from compat.evaluation.figures import HistogramPanel, comparison_table, similarity_histograms
+    from compat.evaluation.projection import is_cached_embeddings, is_cached_projection
 
     started = time.perf_counter()
     skip = gr.skip()
@@ -233,7 +233,7 @@ def explore(source_label: str, upload: str | None, colour_by: str, join: bool):
 
 
 def _distinct(pairs: list[dict]) -> list[str]:
-    from compat.evaluation import distinct_statements
+    from compat.evaluation.evaluate import distinct_statements
 
     return distinct_statements(pairs)[0]
 
@@ -266,8 +266,8 @@ def evaluate_api(model: str = "fine-tuned", data: str = "test") -> dict:
     (the shipped validation set for test and natural).
     """
     from compat.active import active_finetuned
-    from compat.evaluation import evaluate_pairs
-    from compat.metrics import finite_or_none
+    from compat.evaluation.evaluate import evaluate_pairs
+    from compat.evaluation.metrics import finite_or_none
     from compat.models import ModelNotFound
     from compat.paths import inside, runs_dir
 

@@ -48,7 +48,7 @@ def store_statements() -> list[str]:
 def find_matches(statement: str) -> tuple[list[list], str]:
     """The 5 statements in the store most compatible with `statement`, by the fine-tuned model."""
     from compat.active import active_finetuned
-    from compat.matching import top_matches
+    from compat.evaluation.matching import top_matches
     from compat.text import StatementError
 
     name = active_finetuned() or "base"
