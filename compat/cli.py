@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("compat.score_cli", "one compatibility score"),
     "import": ("compat.store.cli", "add a pair file to the label store"),
     "export": ("compat.store.cli", "write the store's current labels"),
-    "serve": ("compat.serve_cli", "the web app (the same as python app.py)"),
+    "serve": ("compat.ui.cli", "the web app (the same as python app.py)"),
 }
 
 

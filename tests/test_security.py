@@ -144,7 +144,7 @@ ESCAPES = ["..", "../x", "../../etc", "/etc", "runs/../../x", "a/../../b", ".hid
 
 
 def test_run_ids_cannot_escape_the_runs_directory(tmp_path):
-    from compat.runner import TrainingRunner
+    from compat.training.runner import TrainingRunner
 
     root = tmp_path / "home" / "runs"
     root.mkdir(parents=True)

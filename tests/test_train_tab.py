@@ -8,8 +8,8 @@ import time
 import pytest
 from apputil import browser_page, running_app
 
-from compat.progress import progress_of, smooth
-from compat.runner import TrainingRunner, read_events, train_arguments
+from compat.training.progress import progress_of, smooth
+from compat.training.runner import TrainingRunner, read_events, train_arguments
 
 TINY = {"preset": "quick", "max_steps": 12, "batch": 8, "quant": "4bit", "seed": 1}
 
@@ -47,7 +47,7 @@ def test_runner_refuses_a_second_run_and_a_stopped_run_is_usable(tmp_path):
     runner = TrainingRunner(tmp_path / "runs")
     (tmp_path / "runs").mkdir()
     first = runner.start(train_arguments({**TINY, "max_steps": 400}) + ["--data", "data"])
-    from compat.runner import RunnerBusy
+    from compat.training.runner import RunnerBusy
 
     with pytest.raises(RunnerBusy, match=first):
         runner.start(train_arguments(TINY) + ["--data", "data"])
@@ -119,7 +119,7 @@ def test_finished_runs_show_their_metrics_and_settings(compat_home):
     import shutil
 
     from compat.paths import DEFAULT_MODEL_DIR, runs_dir
-    from compat.runner import read_json
+    from compat.training.runner import read_json
     from compat.ui.train_tab import _metrics_rows, refresh, runs_table
 
     if not (DEFAULT_MODEL_DIR / "metrics.json").exists():

@@ -95,7 +95,7 @@ class StopRequest:
 
     def _on_signal(self, signum, frame) -> None:
         if signum == signal.SIGHUP:  # the app that started us died (parent-death signal, see
-            # compat/runner.py); Linux may deliver it more than once, so it never counts towards abort
+            # compat/training/runner.py); Linux may deliver it more than once, so it never counts towards abort
             self.request("the app exited (SIGHUP)")
             return
         self._signals += 1

@@ -89,7 +89,7 @@ def _watch_training(interval: float = 2.0) -> None:
     import time
 
     from compat.paths import DATA_DIR
-    from compat.runner import default_runner
+    from compat.training.runner import default_runner
 
     cores = os.cpu_count() or 1
     watched = None
