@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from compat.evaluation.embeddings import distinct_statements
 from compat.evaluation.evaluate import (
     clustering_quality,
-    distinct_statements,
     evaluate_pairs,
     run_evaluation,
     statement_attributes,
@@ -218,8 +218,8 @@ def test_evaluate_cli_bad_file_names_the_lines(tmp_path):
 
 
 def test_embedding_cache_is_keyed_by_model_files_and_data(base_model, pair_file, tmp_path):
-    from compat.evaluation.projection import (cached_embeddings, data_hash, is_cached_embeddings, model_identity,
-                                              warm_pair_files)
+    from compat.evaluation.embeddings import cached_embeddings, data_hash, is_cached_embeddings, model_identity
+    from compat.evaluation.projection import warm_pair_files
 
     folder = tmp_path / "st-model"
     folder.mkdir()

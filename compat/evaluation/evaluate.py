@@ -1,7 +1,7 @@
 """Evaluate one model on a list of pairs: the CONVENTIONS.md statistics, breakdowns, clustering quality.
 
 Statements are embedded once each (a statement in several pairs is embedded once) through
-compat.evaluation.projection.cached_embeddings, i.e. CompatModel.embed with its prompt, cached by (model, data).
+compat.evaluation.embeddings.cached_embeddings, i.e. CompatModel.embed with its prompt, cached by (model, data).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from compat.evaluation.embeddings import cached_embeddings, distinct_statements
 from compat.evaluation.metrics import best_threshold, check_pairs, pair_metrics, recall_at_k
 from compat.text import clean_statement
 
@@ -66,21 +67,8 @@ def short_model_name(name: str) -> str:
     return parts[-1]
 
 
-def distinct_statements(pairs: Sequence[dict]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(distinct cleaned statements, index of each pair's text_1, index of each pair's text_2)."""
-    position: dict[str, int] = {}
-    idx = np.empty((2, len(pairs)), dtype=np.int64)
-    for i, pair in enumerate(pairs):
-        for side, key in enumerate(("text_1", "text_2")):
-            text = clean_statement(pair[key], field=f"pair {i} field {key!r}")
-            idx[side, i] = position.setdefault(text, len(position))
-    return list(position), idx[0], idx[1]
-
-
 def embed_pairs(model, pairs: Sequence[dict]) -> PairEmbeddings:
     """Embed every distinct statement of `pairs` once (cached on disk by model and data)."""
-    from compat.evaluation.projection import cached_embeddings
-
     statements, i1, i2 = distinct_statements(pairs)
     return PairEmbeddings(statements, i1, i2, cached_embeddings(model, statements))
 

@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
+from compat.evaluation.embeddings import cached_embeddings
 from compat.text import clean_statement
 
 
@@ -18,8 +19,6 @@ def top_matches(model, statement: str, candidates: Sequence[str], k: int = 5) ->
     asking again about the same store costs one embedding. Raises StatementError for an unusable
     statement or candidate.
     """
-    from compat.evaluation.projection import cached_embeddings
-
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     query = clean_statement(statement, "statement")

@@ -2,40 +2,24 @@
 
 For each pair the model's probability that it is compatible (its calibrated cosine) and its self-confidence,
 the probability it gives the stored label. Ranked lowest self-confidence first: where the model disagrees
-most, the label is most likely wrong (cleanlab-style). Statement embeddings are cached per model, so ranking
-again after a few relabels embeds nothing new. Library code: no gradio (the Data tab shows the table).
+most, the label is most likely wrong (cleanlab-style). Statement embeddings come from
+compat.evaluation.embeddings.embeddings_by_statement, so ranking again after a few relabels (or under another
+filter) embeds only statements not seen before. Library code: no gradio (the Data tab shows the table).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     import numpy as np
 
     from compat.models import Calibration
     from compat.store.labels import LabelStore
-    from compat.store.records import Filters, PairRow
+    from compat.store.records import Filters
 
 COLUMNS = ["id", "label", "model p(compatible)", "self-confidence", "statement A", "statement B"]
 MAX_PAIRS = 5000  # embedding more on this CPU takes minutes; filter first
-_CACHE_MAX = 60_000  # statements kept per model before the cache starts over
-_embeddings: dict[int, dict[str, object]] = {}  # id(model) -> statement -> embedding
-
-
-def embed_statements(model, rows: Sequence[PairRow], progress: Callable | None = None) -> dict[str, object]:
-    """The embedding of every statement of `rows` under `model`, embedding only those not cached yet.
-    `progress(fraction, desc=...)` is called before each batch (a gradio Progress fits)."""
-    if id(model) not in _embeddings or len(_embeddings[id(model)]) > _CACHE_MAX:  # one model, bounded memory
-        _embeddings.clear()
-    cache = _embeddings.setdefault(id(model), {})
-    todo = sorted({t for r in rows for t in (r.text_1, r.text_2)} - cache.keys())
-    for start in range(0, len(todo), 256):
-        if progress is not None:
-            progress(start / max(1, len(todo)), desc=f"embedding {len(todo):,} statements")
-        for text, vector in zip(todo[start:start + 256], model.embed(todo[start:start + 256])):
-            cache[text] = vector
-    return cache
 
 
 def fallback_calibration(cosine: np.ndarray, labels: np.ndarray) -> Calibration | None:
@@ -57,7 +41,9 @@ def review_queue(store: LabelStore, filters: Filters | None, limit: int = 50,
     import numpy as np
 
     from compat.active import active_finetuned
+    from compat.evaluation.embeddings import embeddings_by_statement
     from compat.models import load_model
+    from compat.text import clean_statement
 
     name = active_finetuned()
     if name is None:
@@ -66,8 +52,9 @@ def review_queue(store: LabelStore, filters: Filters | None, limit: int = 50,
     rows = store.rows(filters)[:MAX_PAIRS]
     if not rows:
         return [], "No pairs match the filter."
-    cache = embed_statements(model, rows, progress)
-    cosine = np.array([float(cache[r.text_1] @ cache[r.text_2]) for r in rows])
+    embedded = embeddings_by_statement(model, [t for r in rows for t in (r.text_1, r.text_2)], progress)
+    cosine = np.array([float(embedded[clean_statement(r.text_1)] @ embedded[clean_statement(r.text_2)])
+                       for r in rows])
     labels = np.array([r.label for r in rows])
     calibration = model.calibration
     note = ""

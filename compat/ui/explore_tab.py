@@ -2,7 +2,7 @@
 
 Similarity histograms (one panel per model, shared x axis, threshold marked), the statistics table with
 the change, a UMAP of the statement embeddings per model, and the worst-separated pairs (a click opens
-one in the Data tab). Embeddings and projections come from compat.evaluation.projection's on-disk cache, so a
+one in the Data tab). Embeddings and projections come from compat.evaluation's on-disk cache, so a
 second look at the same data is quick; the first one reports what it is doing as it goes.
 API endpoint `evaluate` (CONVENTIONS.md): the `evaluate --json` metrics of a model on a named data set.
 """
@@ -178,7 +178,8 @@ def explore(source_label: str, upload: str | None, colour_by: str, join: bool):
     rows, worst pairs, evaluations) as each part becomes ready, so the page shows progress."""
     from compat.evaluation.evaluate import run_evaluation, short_model_name
     from compat.evaluation.figures import HistogramPanel, comparison_table, similarity_histograms
-    from compat.evaluation.projection import is_cached_embeddings, is_cached_projection
+    from compat.evaluation.embeddings import is_cached_embeddings
+    from compat.evaluation.projection import is_cached_projection
 
     started = time.perf_counter()
     skip = gr.skip()
@@ -233,7 +234,7 @@ def explore(source_label: str, upload: str | None, colour_by: str, join: bool):
 
 
 def _distinct(pairs: list[dict]) -> list[str]:
-    from compat.evaluation.evaluate import distinct_statements
+    from compat.evaluation.embeddings import distinct_statements
 
     return distinct_statements(pairs)[0]
 
