@@ -156,6 +156,19 @@ def test_query_filters_sort_search_and_paging(store):
     assert store.choices("category") == ["lifestyle", "values"]
 
 
+def test_find_looks_a_pair_up_by_its_key_however_many_rows_share_its_words(store):
+    """The Explore tab's old lookup searched the first 200 characters of a statement and read 200 rows:
+    it missed a stored pair once more rows than that matched. find() uses the unique pair key."""
+    opening = "I love long walks on the beach at sunset with a book. " * 5  # over 200 characters
+    store.import_pairs([{"text_1": f"boy: {opening}", "text_2": f"girl: reply number {i}", "label": i % 2}
+                        for i in range(250)])
+    swapped = {"text_1": "girl:  Reply number 249", "text_2": opening.upper(), "label": 0}  # order, prefix, case
+    found = store.find(swapped)
+    assert found is not None and found.text_2 == "girl: reply number 249"
+    assert found.id == max(r.id for r in store.rows())
+    assert store.find({"text_1": opening, "text_2": "reply number 250", "label": 1}) is None
+
+
 def test_seeding_fills_an_empty_store_once_with_splits(store, tmp_path):
     data = tmp_path / "data"
     data.mkdir()

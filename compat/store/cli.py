@@ -28,14 +28,12 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
 
 def _open_store():
     from compat.pairs import PairFileError
-    from compat.store.labels import LabelStore
+    from compat.store.shared import shared_store
 
-    store = LabelStore()
     try:
-        store.ensure_seeded()
+        return shared_store()
     except PairFileError as exc:
         raise CommandFailed(f"the shipped data set is broken, nothing done:\n{exc}") from exc
-    return store
 
 
 def run_import(args: argparse.Namespace) -> int:

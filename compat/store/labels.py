@@ -37,6 +37,11 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _stored_key(pair: dict) -> str:
+    """The `pair_key` column of a pair: compat.pairs.pair_key's two statements in one string."""
+    return "\x1f".join(pair_key(pair))
+
+
 def _check_annotator(annotator: str) -> str:
     name = " ".join(str(annotator or "").split())
     if not name or len(name) > 100:
@@ -140,7 +145,7 @@ class LabelStore:
     def _insert(self, conn: sqlite3.Connection, numbered: list[tuple[int, dict]], origin: str,
                 split: str | None, report: ImportReport) -> None:
         """Insert validated pairs, leaving out (and reporting) those already stored."""
-        keyed = {"\x1f".join(pair_key(pair)): (number, pair) for number, pair in numbered}
+        keyed = {_stored_key(pair): (number, pair) for number, pair in numbered}
         keys = list(keyed)
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start:start + _CHUNK]
@@ -213,6 +218,12 @@ class LabelStore:
             rows = conn.execute(f"SELECT * FROM pairs WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",
                                 [*params, limit, offset]).fetchall()
         return Page([self._row(r) for r in rows], total, offset, limit)
+
+    def find(self, pair: dict) -> PairRow | None:
+        """The stored pair with the same two statements as `pair` (either order, speaker prefix, case and
+        spacing aside: compat.pairs.pair_key), or None; by the unique key, so never a near miss."""
+        row = self._conn().execute("SELECT * FROM pairs WHERE pair_key = ?", (_stored_key(pair),)).fetchone()
+        return None if row is None else self._row(row)
 
     def count(self, filters: Filters | None = None) -> int:
         condition, params = where(filters)

@@ -250,11 +250,10 @@ def train_arguments(settings: dict) -> list[str]:
 
 def store_snapshot(run_dir: Path) -> list[str]:
     """Write the label store's current labels, split by split, into the run; returns the --data option."""
-    from compat.store.labels import LabelStore
     from compat.store.records import Filters
+    from compat.store.shared import shared_store
 
-    store = LabelStore()
-    store.ensure_seeded()
+    store = shared_store()
     data = run_dir / "data"
     hashes = {}
     for split in ("train", "validation", "test"):

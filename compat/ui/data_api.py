@@ -1,30 +1,14 @@
-"""The Data tab's API endpoints (gradio `api_name`s `list_pairs`, `relabel`, `bulk_relabel`) and the app's
-label store. Typed plain functions: gr.api builds each endpoint from its signature, and scripts or tests
-can call them in-process too."""
+"""The Data tab's API endpoints (gradio `api_name`s `list_pairs`, `relabel`, `bulk_relabel`) on the app's
+label store (compat.store.shared). Typed plain functions: gr.api builds each endpoint from its signature,
+and scripts or tests can call them in-process too."""
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 
 import gradio as gr
 
-_stores: dict[str, object] = {}
-_stores_lock = threading.Lock()
-
-
-def store():
-    """The app's label store (COMPAT_HOME/labels.db), filled from the shipped data set on first use."""
-    from compat.paths import labels_db
-    from compat.store.labels import LabelStore
-
-    key = str(labels_db())
-    with _stores_lock:
-        if key not in _stores:
-            opened = LabelStore(key)
-            opened.ensure_seeded()
-            _stores[key] = opened
-        return _stores[key]
+from compat.store.shared import shared_store
 
 
 def list_pairs(label: int | None = None, category: str | None = None, pair_type: str | None = None,
@@ -35,7 +19,7 @@ def list_pairs(label: int | None = None, category: str | None = None, pair_type:
     from compat.store.records import Filters
 
     try:
-        page = store().query(Filters(label, category, None, pair_type, split, edited, search), sort,
+        page = shared_store().query(Filters(label, category, None, pair_type, split, edited, search), sort,
                              descending, offset, limit)
     except ValueError as exc:
         raise gr.Error(str(exc)) from exc
@@ -49,7 +33,7 @@ def relabel(pair_id: int, label: int, expected_version: int, annotator: str, not
     from compat.store.records import PairNotFound, StaleVersion
 
     try:
-        row = store().relabel(int(pair_id), label, int(expected_version), annotator, note or None)
+        row = shared_store().relabel(int(pair_id), label, int(expected_version), annotator, note or None)
         return {"ok": True, "error": None, "pair": dataclasses.asdict(row)}
     except StaleVersion as exc:
         return {"ok": False, "error": str(exc), "pair": dataclasses.asdict(exc.current)}
@@ -68,7 +52,7 @@ def bulk_relabel(label: int, annotator: str, expected_count: int | None = None, 
     filters = Filters(filter_label, category or None, None, pair_type or None, split or None, edited,
                       search or None)
     try:
-        changed = store().bulk_relabel(filters, label, annotator, note or None, expected_count=expected_count)
+        changed = shared_store().bulk_relabel(filters, label, annotator, note or None, expected_count=expected_count)
         return {"ok": True, "changed": changed, "error": None}
     except (CountChanged, ValueError) as exc:
         return {"ok": False, "changed": 0, "error": str(exc).strip("'\"")}

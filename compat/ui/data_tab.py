@@ -16,8 +16,8 @@ import gradio as gr
 
 from compat.store.review import COLUMNS as REVIEW
 from compat.store.review import MAX_PAIRS as REVIEW_MAX_PAIRS  # noqa: F401 (importable from here, as before)
+from compat.store.shared import shared_store
 from compat.ui import data_api
-from compat.ui.data_api import store
 
 PAGE = 50
 ANY = "any"
@@ -68,9 +68,9 @@ def page_table(filters, sort: str, descending: bool, offset: int):
     """One page of the table (pandas), the text saying where it is, the offset used, and its pair ids."""
     import pandas as pd
 
-    page = store().query(filters, sort or "id", bool(descending), max(0, int(offset or 0)), PAGE)
+    page = shared_store().query(filters, sort or "id", bool(descending), max(0, int(offset or 0)), PAGE)
     if page.total and not page.rows:  # past the end (rows were relabeled out of the filter): last page
-        page = store().query(filters, sort or "id", bool(descending), (page.total - 1) // PAGE * PAGE, PAGE)
+        page = shared_store().query(filters, sort or "id", bool(descending), (page.total - 1) // PAGE * PAGE, PAGE)
     rows = [[r.id, r.label, r.text_1, r.text_2, r.category or "", r.pair_type or "", r.split or "",
              "yes" if r.origin == "edited" else ""] for r in page.rows]
     shown = f"{page.offset + 1:,}–{page.offset + len(rows):,}" if rows else "0"
@@ -78,7 +78,7 @@ def page_table(filters, sort: str, descending: bool, offset: int):
 
 
 def counts_text() -> str:
-    c = store().counts()
+    c = shared_store().counts()
     splits = ", ".join(f"{k or 'no split'} {v:,}" for k, v in sorted(c.by_split.items()))
     return (f"**{c.total:,}** pairs · {c.compatible:,} compatible · {c.incompatible:,} incompatible · "
             f"**{c.edited:,} edited** · {splits}")
@@ -90,7 +90,7 @@ def pair_view(pair_id: int | None):
 
     if pair_id is None:
         return "", "", "", "No pair selected.", pd.DataFrame(columns=HISTORY), None
-    row = store().get(int(pair_id))
+    row = shared_store().get(int(pair_id))
     history = [[h.at.replace("T", " ")[:19], h.annotator, h.old_label, h.new_label, h.note or ""]
                for h in reversed(row.history)]
     edited = "edited by hand" if row.origin == "edited" else row.origin
@@ -108,7 +108,7 @@ def relabel_pair(pair_id: int | None, label: int, version: int | None, annotator
     if not (annotator or "").strip():
         return "Type your name in 'Annotator' first: it is stored with each change."
     try:
-        row = store().relabel(int(pair_id), label, int(version), annotator)
+        row = shared_store().relabel(int(pair_id), label, int(version), annotator)
     except StaleVersion as exc:
         return (f"Not saved: pair #{pair_id} was changed elsewhere since you opened it. It is now "
                 f"{label_text(exc.current.label)} (version {exc.current.version}); shown below. Choose again.")
@@ -123,7 +123,7 @@ def review_queue(filters, limit: int = 50, progress=None) -> tuple[list[list], s
     """The review queue of the app's store (compat.store.review.review_queue): least trusted labels first."""
     from compat.store.review import review_queue as ranked
 
-    return ranked(store(), filters, limit, progress)
+    return ranked(shared_store(), filters, limit, progress)
 
 
 def import_file(path: str | None, skip_bad: bool) -> str:
@@ -132,7 +132,7 @@ def import_file(path: str | None, skip_bad: bool) -> str:
     if not path:
         return "Choose a .jsonl file first."
     try:
-        report = store().import_pairs(path, origin="imported", skip_bad=bool(skip_bad))
+        report = shared_store().import_pairs(path, origin="imported", skip_bad=bool(skip_bad))
     except PairFileError as exc:
         lines = "\n".join(f"line {e.line}: {e.message}" for e in exc.errors)
         return f"Refused: {len(exc.errors)} bad line(s), nothing imported. Fix them or tick 'skip bad lines'.\n{lines}"
@@ -143,7 +143,7 @@ def import_file(path: str | None, skip_bad: bool) -> str:
 def export_file(fmt: str, scope: str, filters) -> tuple[str, str]:
     """Write the export into a fresh temporary folder (gradio serves it from there); path and message."""
     out = Path(tempfile.mkdtemp(prefix="compat-export-")) / f"labels.{fmt}"
-    count = store().export(out, fmt=fmt, filters=filters if scope == "filtered" else None,
+    count = shared_store().export(out, fmt=fmt, filters=filters if scope == "filtered" else None,
                            edited_only=scope == "edited")
     return str(out), f"Exported {count:,} pairs ({scope})."
 
@@ -231,7 +231,7 @@ def build(ctx) -> None:
         return ids[i] if 0 <= i < len(ids) else None
 
     def load():  # page load: the filters are at their defaults again
-        s = store()
+        s = shared_store()
         choices = [gr.update(choices=[ANY, *s.choices(c)]) for c in ("category", "pair_type", "split")]
         return [*table_values(0, [ANY] * 5 + ["", "id", False]), *choices]
 
@@ -283,7 +283,7 @@ def build(ctx) -> None:
             i, ids = nav_value["index"] + step, nav_value["ids"]
             out = table_values(off, values)
             if nav_value["source"] == "table" and not 0 <= i < len(ids):
-                if i >= len(ids) and out[2] + PAGE < store().count(filters_of(*values[:6])):
+                if i >= len(ids) and out[2] + PAGE < shared_store().count(filters_of(*values[:6])):
                     out, i = table_values(out[2] + PAGE, values), 0
                 elif i < 0 and out[2] > 0:
                     out = table_values(out[2] - PAGE, values)
@@ -311,7 +311,7 @@ def build(ctx) -> None:
         if not (name or "").strip():
             text = "Type your name in 'Annotator' first."
         else:
-            done = store().undo_last(name)
+            done = shared_store().undo_last(name)
             text = ("Nothing of yours to undo." if done is None else
                     f"Undid change #{done.change_id} ({done.kind}): {done.reverted} pair(s) put back"
                     + (f", {done.skipped} left alone (changed by someone since)." if done.skipped else "."))
@@ -322,7 +322,7 @@ def build(ctx) -> None:
 
     def ask_bulk(label, *values):
         filters = filters_of(*values[:6])
-        n = store().count(filters)
+        n = shared_store().count(filters)
         if n == 0:
             return gr.update(visible=False), "", None, "No pairs match the filter."
         text = f"Relabel **{n:,}** pairs matching the current filter as **{label}**? This is one change; Undo reverts it."
@@ -339,7 +339,7 @@ def build(ctx) -> None:
             text = "Type your name in 'Annotator' first."
         else:
             try:
-                changed = store().bulk_relabel(filters_of(*values[:6]), LABELS[label], name, expected_count=n)
+                changed = shared_store().bulk_relabel(filters_of(*values[:6]), LABELS[label], name, expected_count=n)
                 text = f"Relabeled {changed:,} of {n:,} matching pairs as {label} (the rest already were)."
             except CountChanged as exc:
                 text = f"Not applied: {exc}. Check the filter and ask again."
@@ -357,7 +357,7 @@ def build(ctx) -> None:
     rank.click(do_rank, view, [review, review_info, review_ids], api_visibility="private")
 
     def import_and_refresh(path, skip, *values):
-        s = store()
+        s = shared_store()
         report = import_file(path, skip)
         choices = [gr.update(choices=[ANY, *s.choices(c)]) for c in ("category", "pair_type", "split")]
         return [report, *table_values(0, values), *choices]

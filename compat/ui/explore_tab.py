@@ -36,11 +36,9 @@ class ExploreError(ValueError):
 
 def store_pairs() -> list[dict]:
     """The label store's current pairs (seeded from the shipped data on first use), each with its `store_id`."""
-    from compat.store.labels import LabelStore
+    from compat.store.shared import shared_store
 
-    store = LabelStore()
-    store.ensure_seeded()
-    return [{**row.to_pair(), "store_id": row.id} for row in store.rows()]
+    return [{**row.to_pair(), "store_id": row.id} for row in shared_store().rows()]
 
 
 def load_source(source: str, upload: str | None = None) -> tuple[list[dict], str]:
@@ -94,25 +92,17 @@ def models_to_compare() -> list[str]:
     return ["base"] + ([tuned] if tuned else [])
 
 
-def find_store_id(pair: dict, store=None) -> int | None:
+def find_store_id(pair: dict) -> int | None:
     """The label store's id of `pair` (same two statements, either order), or None if it is not there.
 
     A file's own `id` field is not trusted: only `store_id` (set by store_pairs) or a lookup counts.
     """
-    from compat.pairs import pair_key
-    from compat.store.labels import LabelStore
-    from compat.store.records import Filters
-    from compat.text import clean_statement
+    from compat.store.shared import shared_store
 
     if pair.get("store_id") is not None:
         return int(pair["store_id"])
-    key = pair_key(pair)
-    text = clean_statement(pair["text_1"])[:200]
-    page = (store or LabelStore()).query(Filters(search=text), limit=200)
-    for row in page.rows:
-        if pair_key({"text_1": row.text_1, "text_2": row.text_2}) == key:
-            return row.id
-    return None
+    found = shared_store().find(pair)
+    return None if found is None else found.id
 
 
 # -- figures -----------------------------------------------------------------------------------------
@@ -154,14 +144,12 @@ def umap_plot(evaluation, colour_by: str, join: bool, title: str):
 def worst_rows(evaluations) -> tuple[list[list], list[dict]]:
     """Rows of the worst-separated table under the last model, with the base cosine beside; and the pairs."""
     from compat.evaluation.evaluate import worst_separated
-    from compat.store.labels import LabelStore
 
-    store = LabelStore()
     shown, base = evaluations[-1], evaluations[0]
     rows, pairs = [], []
     for r in worst_separated(shown.pairs, shown.similarities, WORST_K, shown.metrics["threshold"]):
         pair = shown.pairs[r["index"]]
-        pair_id = find_store_id(pair, store)  # a file's pairs are usually in the store (seeded from data/)
+        pair_id = find_store_id(pair)  # a file's pairs are usually in the store (seeded from data/)
         if pair_id is not None:
             pair = {**pair, "store_id": pair_id}
         rows.append([pair_id if pair_id is not None else "–", r["kind"], round(r["similarity"], 4),

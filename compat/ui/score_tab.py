@@ -34,12 +34,10 @@ def score_pair(text_a: str, text_b: str) -> tuple[float | None, float | None, st
 
 def store_statements() -> list[str]:
     """Every distinct statement in the label store (seeded from the shipped data on first use)."""
-    from compat.store.labels import LabelStore
+    from compat.store.shared import shared_store
 
-    store = LabelStore()
-    store.ensure_seeded()
     seen: dict[str, None] = {}
-    for row in store.rows():
+    for row in shared_store().rows():
         seen.setdefault(row.text_1)
         seen.setdefault(row.text_2)
     return list(seen)
