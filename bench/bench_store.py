@@ -135,7 +135,7 @@ def main() -> None:
         print("\nThe Data tab's page (store query + table frame + counts line), as one click costs on the server:\n")
         print("| query | p50 | p95 |")
         print("|---|---:|---:|")
-        from compat.ui.data_tab import counts_text, page_table
+        from compat.ui.data_events import counts_text, page_table
 
         for name, kw in (SCENARIOS[0], SCENARIOS[2], SCENARIOS[8]):
             p50, p95 = timed(lambda: (page_table(kw.get("filters"), kw.get("sort", "id"), kw.get("descending", False),

@@ -24,12 +24,12 @@ def test_review_queue_puts_labels_the_model_disagrees_with_first(compat_home):
     from compat.models import base_model_path
     from compat.store.records import Filters
     from compat.store.shared import shared_store
-    from compat.ui import data_tab
+    from compat.ui import data_events
 
     set_active(base_model_path())  # any sentence-transformers folder can be the "fine-tuned" model
     shared_store().import_pairs([{"text_1": a, "text_2": b, "label": y, "category": "zz-review"}
                                  for a, b, y in HOBBY])
-    table, message = data_tab.review_queue(Filters(category="zz-review"), limit=6)
+    table, message = data_events.review_queue(Filters(category="zz-review"), limit=6)
     ranked = [row[4] for row in table]
     assert set(ranked[:2]) == {HOBBY[0][0], HOBBY[1][0]}, table
     assert "approximate" in message  # the base folder carries no calibration
