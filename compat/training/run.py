@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import secrets
 import shutil
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from compat.paths import runs_dir
 from compat.training.callbacks import EventLog, StopRequest, rank, trainer_callbacks, world_size
 from compat.training.config import TrainConfig
 from compat.training.data import DataError, TrainData, describe, load_data, resolve_files
+from compat.training.rundir import new_run_id, pid_alive
 
 RUN_ARTIFACTS = ("status.json", "config.json", "events.jsonl", "metrics.json", "compat_model.json",
                  "adapter", "model", "STOP")
@@ -50,10 +50,6 @@ class RunResult:
     metrics: dict = field(default_factory=dict)
     error: str | None = None
     steps: int = 0
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
 def prepare_run_dir(out: str | None, force: bool = False) -> tuple[Path, bool]:
@@ -85,13 +81,7 @@ def _live_pid(path: Path) -> int | None:
     pid = status.get("pid") if status.get("status") == "running" else None
     if not isinstance(pid, int) or pid == os.getpid():
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return pid
+    return pid if pid_alive(pid) else None
 
 
 def write_status(run_dir: Path, status: str, started: float, error: str | None = None, **extra) -> None:

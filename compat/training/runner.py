@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import secrets
 import shutil
 import signal
 import subprocess
@@ -25,6 +24,7 @@ from pathlib import Path
 from compat.models import MODEL_FILE
 from compat.pairs import atomic_write
 from compat.paths import REPO_ROOT, inside, runs_dir
+from compat.training.rundir import new_run_id, pid_alive
 
 ACTIVE = {"starting", "running"}
 ENDED = {"finished", "stopped", "failed", "interrupted"}
@@ -70,22 +70,6 @@ def read_events(run_dir: Path) -> list[dict]:
             except ValueError:
                 continue
     return events
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours has exited; reap it
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
-        return True  # not our child (another app instance started it): it exists
 
 
 def log_tail(run_dir: Path, lines: int = 30) -> str:
@@ -151,7 +135,7 @@ class TrainingRunner:
             busy = self.active()
             if busy:
                 raise RunnerBusy(f"run {busy.run_id} is still {busy.status}; stop it or wait for it to end")
-            run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+            run_id = new_run_id()
             path = self.run_dir(run_id)
             path.mkdir(parents=True)
             args = list(train_args) + (list(prepare(path)) if prepare else [])
