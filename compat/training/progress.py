@@ -95,10 +95,3 @@ def compare_figure(curves: dict[str, Progress]):
     fig.update_layout(title="Loss, runs compared (smoothed)", xaxis_title="step", yaxis_title="loss",
                       height=320, margin=dict(l=40, r=10, t=40, b=40))
     return fig
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(seconds)
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
