@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import signal
 import sys
@@ -18,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Iterator
+
+from compat.evaluation.metrics import finite_or_none
 
 # transformers' log keys -> ours
 LOG_KEYS = {"loss": "loss", "learning_rate": "lr", "grad_norm": "grad_norm"}
@@ -34,19 +35,11 @@ class EventLog:
 
     def write(self, event: dict) -> None:
         if self.path is not None:
-            line = json.dumps(_json_safe(event), ensure_ascii=False)
+            line = json.dumps(finite_or_none(event), ensure_ascii=False)
             with open(self.path, "a", encoding="utf-8") as fh:  # one write per line: readers never see half
                 fh.write(line + "\n")
         if self.echo:
             print(progress_line(event), file=self.stream, flush=True)
-
-
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def format_seconds(seconds: float | None) -> str:
