@@ -17,7 +17,6 @@ left; in-process = a second call in the same process. The plain script does the 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -81,13 +80,6 @@ def throughput(statements: list[str], repeats: int, batch: int, tuned_name: str 
 
 
 # -- Explore: one measurement per process -----------------------------------------------------------
-def explore_available() -> str | None:
-    """None when the Explore pieces exist, else what is missing."""
-    missing = [m for m in ("compat.evaluation.projection", "compat.evaluation.figures")
-               if importlib.util.find_spec(m) is None]
-    return ", ".join(missing) or None
-
-
 def explore_child(kind: str, statements_file: Path, model: str) -> dict:
     """Run in a fresh process: seconds to a UMAP figure of the statements, compat's way or plain."""
     start = time.perf_counter()
@@ -188,12 +180,7 @@ def main() -> None:
         out.append(c.markdown_table(["encoder", "statements/s", "vs plain"], rows, digits=0))
         if not tuned:
             out.append("\nNo fine-tuned model (assets/models/default or --model): its row is left out.")
-        missing = None if args.no_explore else explore_available()
-        if args.no_explore:
-            pass
-        elif missing:
-            out.append(f"\nExplore: skipped, {missing} missing.")
-        else:
+        if not args.no_explore:
             explore_model = tuned or "base"
             rows, what = explore(statements, Path(tmp), explore_model)
             out.append(f"\nExplore view (embeddings + UMAP layout + plotly figure; {what}); seconds, "

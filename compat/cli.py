@@ -26,13 +26,7 @@ class CommandFailed(Exception):
 
 
 def _module(command: str):
-    name = COMMANDS[command][0]
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):
-            return None
-        raise
+    return importlib.import_module(COMMANDS[command][0])
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
@@ -43,21 +37,15 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         p = sub.add_parser(command, help=help_text, description=help_text)
         if command == wanted:  # only the command being run needs its module imported
             module = _module(command)
-            if module is not None:
-                add = getattr(module, f"add_{command}_arguments", None) or module.add_arguments
-                add(p)
+            add = getattr(module, f"add_{command}_arguments", None) or module.add_arguments
+            add(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv)
-    args, _ = parser.parse_known_args(argv)
+    args = build_parser(argv).parse_args(argv)
     module = _module(args.command)
-    if module is None:
-        print(f"compat {args.command}: not implemented yet", file=sys.stderr)
-        return 3
-    args = parser.parse_args(argv)  # now strict: unknown options are an error
     runner = getattr(module, f"run_{args.command}", None) or module.run
     try:
         return int(runner(args) or 0)

@@ -28,10 +28,6 @@ class Score:
     cosine: float
     probability: float | None
 
-    def describe(self) -> str:
-        pct = f" ({self.probability:.0%} compatible)" if self.probability is not None else ""
-        return f"{self.cosine:.4f}{pct}"
-
 
 def score(text_a: str, text_b: str, model: CompatModel | str = "base") -> Score:
     """Score two statements; raises compat.text.StatementError for unusable input."""

@@ -6,7 +6,6 @@ Read-only checks share the session app (`app_server`); the training checks get o
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -39,12 +38,6 @@ def training_args(max_steps: int | None = None) -> list:
     """start_training's inputs after (source, file): preset, quant4, lora_r, lora_alpha, full, loss,
     epochs, lr, batch, instruction, seed, max_steps."""
     return ["quick", True, None, None, False, "(preset)", None, None, None, "", None, max_steps]
-
-
-def training_cli_missing() -> str | None:
-    if importlib.util.find_spec("compat.training.cli") is None:
-        return "compat/training/cli.py (the `compat train` command) is not there yet"
-    return None
 
 
 def wait_status(url: str, run_id: str, done, timeout: float) -> dict:
@@ -166,8 +159,6 @@ def test_a_wrong_file_type_is_refused_with_a_message(train_app, tmp_path):
 def test_a_binary_file_named_jsonl_ends_as_a_failed_run_with_a_readable_error(train_app, tmp_path):
     from gradio_client import handle_file
 
-    if training_cli_missing():
-        pytest.skip(training_cli_missing())
     junk = tmp_path / "pairs.jsonl"
     junk.write_bytes(bytes(range(256)) * 8)
     message, run_id = client(train_app.url).predict(UPLOADED, handle_file(str(junk)), *training_args(5),
@@ -211,8 +202,6 @@ def test_kill_9_during_training_then_restart(train_app, tmp_path):
     evaluation (which runs after a stop too) stays short."""
     from gradio_client import handle_file
 
-    if training_cli_missing():
-        pytest.skip(training_cli_missing())
     shipped = Path(__file__).resolve().parent.parent / "data" / "train.jsonl"
     if not shipped.exists():
         pytest.skip("data/train.jsonl (the shipped data set) is missing: run `make data`")

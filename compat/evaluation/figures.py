@@ -15,7 +15,6 @@ from typing import Sequence
 
 import numpy as np
 
-from compat.evaluation.evaluate import worst_separated  # noqa: F401  (re-exported: used beside the figures)
 
 COMPATIBLE_COLOUR = "#1a9850"
 INCOMPATIBLE_COLOUR = "#d73027"

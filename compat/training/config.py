@@ -6,7 +6,7 @@ config is written whole to the run's config.json, so a run can be repeated from 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +124,6 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    def with_(self, **changes: Any) -> "TrainConfig":
-        return replace(self, **changes)
 
 
 def parse_instruction(value: str | None) -> str | None:

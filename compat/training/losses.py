@@ -44,8 +44,3 @@ def build_loss(name: str, model):
     if name == "cosent+mnrl":  # keys match compat.training.data.to_dataset's
         return {"pairs": build_loss("cosent", model), "triplets": build_loss("mnrl", model)}
     raise ValueError(f"unknown loss {name!r}")
-
-
-def uses_labels(name: str) -> bool:
-    """Whether the loss reads the 0/1 label (mnrl learns from compatible pairs only)."""
-    return name != "mnrl"

@@ -140,7 +140,7 @@ class TrainingRunner:
             path.mkdir(parents=True)
             args = list(train_args) + (list(prepare(path)) if prepare else [])
             command = [sys.executable, "-m", "compat", "train", *args, "--out", str(path)]
-            env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COMPAT_RUN_BY_APP": "1"}
+            env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
             pid = self._spawner.spawn(command, env, path / "train.log")
             atomic_write(path / "runner.json", json.dumps({"pid": pid, "started": time.time(),
                                                            "command": command}))

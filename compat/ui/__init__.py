@@ -1,5 +1,2 @@
-"""The Gradio web app. Only this package (and app.py) imports gradio."""
-
-from compat.ui.app import build_app, launch
-
-__all__ = ["build_app", "launch"]
+"""The Gradio web app: the shell (app), one module per tab, the Data tab's handlers and API, and the
+`serve` command (cli). Only this package imports gradio."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -27,18 +27,6 @@ class AppContext:
 
     tabs: gr.Tabs | None = None
     pair_focus: gr.Textbox | None = None
-    extras: dict = field(default_factory=dict)
-
-
-def _build_tab(name: str, ctx: AppContext) -> None:
-    try:
-        module = importlib.import_module(f"compat.ui.{name}_tab")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"compat.ui.{name}_tab":
-            raise
-        gr.Markdown(f"The {name.title()} tab is coming: its issue has not landed yet.")
-        return
-    module.build(ctx)
 
 
 def build_app() -> gr.Blocks:
@@ -53,7 +41,7 @@ def build_app() -> gr.Blocks:
         with gr.Tabs() as ctx.tabs:
             for label, name in TABS:
                 with gr.Tab(label, id=name):
-                    _build_tab(name, ctx)
+                    importlib.import_module(f"compat.ui.{name}_tab").build(ctx)
     return app
 
 

@@ -11,7 +11,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from compat.ui import launch
+    from compat.ui.app import launch
 
     launch(args.host, args.port)
     return 0
