@@ -37,6 +37,17 @@ def test_review_queue_puts_labels_the_model_disagrees_with_first(compat_home):
     assert confidences == sorted(confidences)
 
 
+def test_list_pairs_answers_a_bad_request_instead_of_raising(compat_home):
+    from compat.ui import data_api
+
+    page = data_api.list_pairs(label=1, limit=2)
+    assert page["ok"] is True and page["error"] is None and len(page["rows"]) == 2
+    assert all(row["label"] == 1 for row in page["rows"])
+    for bad in ({"sort": "nonsense"}, {"limit": 0}, {"label": 2}):
+        refused = data_api.list_pairs(**bad)
+        assert refused["ok"] is False and refused["error"] and refused["rows"] == [], (bad, refused)
+
+
 def data_tab_ready(page, url: str) -> None:
     page.goto(url)
     page.get_by_role("tab", name="Data").click()

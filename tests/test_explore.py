@@ -76,13 +76,13 @@ def test_evaluate_api_and_its_refusals(compat_home, base_model, no_default_model
                 "accuracy", "f1", "threshold", "recall_at_1", "recall_at_5"):
         assert key in result
     assert result["n"] == 4 and result["threshold_source"] == "this data"  # the store has no validation split
+    assert result["ok"] is True and result["error"] is None
     json.dumps(result)  # plain JSON (no nan)
-    with pytest.raises(gr.Error, match="not a run id"):
-        evaluate_api("../../etc", "test")
-    with pytest.raises(gr.Error, match="data must be one of"):
-        evaluate_api("base", "/etc/passwd")
-    with pytest.raises(gr.Error, match="No fine-tuned model"):
-        evaluate_api("fine-tuned", "test")
+    # refusals are answers (README, "Scripting the app"), never exceptions
+    for model, data, why in (("../../etc", "test", "not a run id"), ("base", "/etc/passwd", "data must be one of"),
+                             ("fine-tuned", "test", "No fine-tuned model")):
+        refused = evaluate_api(model, data)
+        assert refused["ok"] is False and why in refused["error"] and "auc" not in refused, refused
 
 
 def test_a_worst_pair_opens_in_the_data_tab(compat_home):

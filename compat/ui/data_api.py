@@ -1,12 +1,11 @@
 """The Data tab's API endpoints (gradio `api_name`s `list_pairs`, `relabel`, `bulk_relabel`) on the app's
 label store (compat.store.shared). Typed plain functions: gr.api builds each endpoint from its signature,
-and scripts or tests can call them in-process too."""
+and scripts or tests can call them in-process too. Like every endpoint (README, "Scripting the app"), they
+never raise for a request they refuse: the answer has "ok": false and the reason in "error"."""
 
 from __future__ import annotations
 
 import dataclasses
-
-import gradio as gr
 
 from compat.store.shared import shared_store
 
@@ -14,17 +13,19 @@ from compat.store.shared import shared_store
 def list_pairs(label: int | None = None, category: str | None = None, pair_type: str | None = None,
                split: str | None = None, edited: bool | None = None, search: str | None = None,
                sort: str = "id", descending: bool = False, offset: int = 0, limit: int = 50) -> dict:
-    """One page of pairs matching the filters: {"total", "offset", "limit", "rows": [pair, ...]}; each pair
-    has id, text_1, text_2, label, category, subcategory, pair_type, explanation, split, origin, version."""
+    """One page of pairs matching the filters: {"ok", "error", "total", "offset", "limit", "rows": [pair, ...]};
+    each pair has id, text_1, text_2, label, category, subcategory, pair_type, explanation, split, origin,
+    version. A bad sort, label or page is refused: "ok" false, "error" why, no rows."""
     from compat.store.records import Filters
 
     try:
         page = shared_store().query(Filters(label, category, None, pair_type, split, edited, search), sort,
-                             descending, offset, limit)
+                                    descending, offset, limit)
     except ValueError as exc:
-        raise gr.Error(str(exc)) from exc
+        return {"ok": False, "error": str(exc), "total": 0, "offset": offset, "limit": limit, "rows": []}
     rows = [{k: v for k, v in dataclasses.asdict(r).items() if k != "history"} for r in page.rows]
-    return {"total": page.total, "offset": page.offset, "limit": page.limit, "rows": rows}
+    return {"ok": True, "error": None, "total": page.total, "offset": page.offset, "limit": page.limit,
+            "rows": rows}
 
 
 def relabel(pair_id: int, label: int, expected_version: int, annotator: str, note: str = "") -> dict:

@@ -248,7 +248,8 @@ def open_in_data_tab(worst_pairs: list[dict], evt: gr.SelectData):
 
 
 def evaluate_api(model: str = "fine-tuned", data: str = "test") -> dict:
-    """The `evaluate --json` metrics of `model` on `data`.
+    """The `evaluate --json` metrics of `model` on `data`, with "ok": true and "error": null; or, for a
+    request it cannot serve, {"ok": false, "error": why}.
 
     model: "base", "fine-tuned" (the model Score uses), "default" or a run id under COMPAT_HOME/runs.
     data: "validation", "test", "natural" or "store". Thresholds are chosen as validation_pairs says
@@ -260,22 +261,26 @@ def evaluate_api(model: str = "fine-tuned", data: str = "test") -> dict:
     from compat.models import ModelNotFound
     from compat.paths import inside, runs_dir
 
+    def refused(why: str) -> dict:
+        return {"ok": False, "error": why}
+
     if model == "fine-tuned":
         model = active_finetuned() or ""
         if not model:
-            raise gr.Error("No fine-tuned model yet: train one first, or ask for model 'base'.")
+            return refused("No fine-tuned model yet: train one first, or ask for model 'base'.")
     elif model not in ("base", "default"):
         try:  # only run ids: a script must not make the app read arbitrary directories
             model = str(inside(runs_dir(), model))
-        except ValueError as exc:
-            raise gr.Error(f"model {model!r}: not a run id") from exc
+        except ValueError:
+            return refused(f"model {model!r}: not a run id")
     if data not in (*DATA_FILES, "store"):
-        raise gr.Error(f"data must be one of {', '.join([*DATA_FILES, 'store'])}, got {data!r}")
+        return refused(f"data must be one of {', '.join([*DATA_FILES, 'store'])}, got {data!r}")
     try:
         pairs, _ = load_source(data)
-        return finite_or_none(evaluate_pairs(model, pairs, validation_pairs(data, pairs)))
+        metrics = evaluate_pairs(model, pairs, validation_pairs(data, pairs))
     except (ExploreError, ModelNotFound, ValueError) as exc:
-        raise gr.Error(str(exc)) from exc
+        return refused(str(exc))
+    return {"ok": True, "error": None, **finite_or_none(metrics)}
 
 
 # -- the tab -----------------------------------------------------------------------------------------
