@@ -8,12 +8,15 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test model data bench browser clean-venv
+.PHONY: run test lint model data bench browser clean-venv
 
-$(VENV)/.runtime: requirements.txt
+# The pinned lock, then compat itself in editable mode (no dependencies of its own: the lock has them all),
+# which puts the `compat` command in .venv/bin.
+$(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
@@ -34,6 +37,10 @@ browser:
 
 test: $(VENV)/.dev browser
 	$(PY) -m pytest
+
+# ruff: pycodestyle, pyflakes and import order (settings in pyproject.toml)
+lint: $(VENV)/.dev
+	$(PY) -m ruff check .
 
 # The shipped data set and the shipped fine-tuned model, both reproducible from a seed.
 data: $(VENV)/.runtime

@@ -21,11 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-
 from compat.generator.dataset import write_dataset  # noqa: E402
 from compat.generator.generate import generate  # noqa: E402
 from compat.generator.ontology import load_ontology  # noqa: E402
+
+import common  # noqa: E402
 
 
 def template_baseline(n: int, seed: int, out: Path) -> None:
@@ -69,7 +69,8 @@ def main() -> None:
         [f"generate + metadata + write {args.n:,} pairs", with_files, baseline],
     ]
     body = common.markdown_table(["step", "compat generator (s)", "template baseline (s)"], rows, digits=2)
-    body += f"\n\nThroughput: {args.n / statistics.median(in_memory):,.0f} pairs/s in memory. Target: 10,000 pairs in under 5 s."
+    body += (f"\n\nThroughput: {args.n / statistics.median(in_memory):,.0f} pairs/s in memory. "
+             "Target: 10,000 pairs in under 5 s.")
     text = common.section_text("generator", "Synthetic data generator", body, common.command_line())
     print(text)
     if args.write:

@@ -4,8 +4,9 @@
 
 Prints a markdown table: p50 / p95 milliseconds of `LabelStore.query` (count + page + row objects) for
 typical filters, sorts and searches; the same page run bare with sqlite3 on the same table (count + page,
-plain tuples, LIKE for search instead of our trigram index), and the ratio; then what one Data tab page costs on the server (query, table frame, counts line);
-then the time to import, export and bulk-relabel all pairs.
+plain tuples, LIKE for search instead of our trigram index), and the ratio; then what one Data tab page
+costs on the server (query, table frame, counts line); then the time to import, export and bulk-relabel
+all pairs.
 """
 
 from __future__ import annotations

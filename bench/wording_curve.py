@@ -63,7 +63,8 @@ def chart(rows: list[dict], path: Path) -> None:
     def py(y: float) -> float:
         return height - bottom - (y - lo_y) / (hi_y - lo_y) * (height - bottom - top)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             'font-family="sans-serif" font-size="12">',
              f'<rect width="{width}" height="{height}" fill="white"/>']
     for y in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(y):.1f}" y2="{py(y):.1f}" stroke="#ddd"/>'
@@ -72,7 +73,8 @@ def chart(rows: list[dict], path: Path) -> None:
         parts.append(f'<text x="{px(x):.1f}" y="{height - bottom + 18}" text-anchor="middle">{2 ** x:.0f}</text>')
     parts.append(f'<text x="{(left + width - right) / 2:.0f}" y="{height - 10}" text-anchor="middle">'
                  'distinct train wordings per trait and stance (log scale)</text>')
-    parts.append(f'<text x="14" y="{(top + height - bottom) / 2:.0f}" transform="rotate(-90 14 {(top + height - bottom) / 2:.0f})" '
+    middle = (top + height - bottom) / 2
+    parts.append(f'<text x="14" y="{middle:.0f}" transform="rotate(-90 14 {middle:.0f})" '
                  'text-anchor="middle">ROC-AUC</text>')
     for i, (key, colour, name) in enumerate((("test_auc", "#1f77b4", "test split"),
                                              ("natural_pairs_auc", "#d62728", "natural pairs"))):
@@ -80,11 +82,13 @@ def chart(rows: list[dict], path: Path) -> None:
         for x in xs:
             ys = [r[key] for r in rows if math.log2(r["train_wordings_mean"]) == x]
             points.append((px(x), py(statistics.mean(ys))))
-            parts += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5" fill="{colour}" opacity="0.5"/>' for y in ys]
+            parts += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5" fill="{colour}" opacity="0.5"/>'
+                      for y in ys]
         parts.append('<polyline fill="none" stroke-width="2" stroke="' + colour + '" points="'
                      + " ".join(f"{a:.1f},{b:.1f}" for a, b in points) + '"/>')
         parts.append(f'<text x="{width - right + 10}" y="{top + 20 + 18 * i}" fill="{colour}">{name}</text>')
-    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(0.9):.1f}" y2="{py(0.9):.1f}" stroke="#999" stroke-dasharray="4"/>'
+    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(0.9):.1f}" y2="{py(0.9):.1f}" stroke="#999" '
+                 'stroke-dasharray="4"/>'
                  f'<text x="{width - right + 10}" y="{py(0.9) + 4:.1f}" fill="#666">target 0.90</text></svg>')
     path.write_text("\n".join(parts) + "\n")
 
@@ -119,7 +123,8 @@ def main() -> int:
         if group:
             mean = lambda k: statistics.mean(r[k] for r in group)  # noqa: E731
             print(f"| {cap} ({mean('train_wordings_mean'):.0f}) | {len(group)} | {mean('test_auc'):.3f} | "
-                  f"{mean('test_cohen_d'):.2f} | {mean('natural_pairs_auc'):.3f} | {mean('natural_pairs_cohen_d'):.2f} |")
+                  f"{mean('test_cohen_d'):.2f} | {mean('natural_pairs_auc'):.3f} | "
+                  f"{mean('natural_pairs_cohen_d'):.2f} |")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""`python -m compat ...`: one subcommand per module; each module has add_arguments(parser) and run(args).
+"""`compat ...` (or `python -m compat ...`): one subcommand per module; each module has add_arguments(parser)
+and run(args).
 
 Modules are imported only when their command runs, so `--help` and light commands stay fast.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 # command -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -30,7 +32,9 @@ def _module(command: str):
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m compat", description=__doc__.splitlines()[0])
+    prog = "python -m compat" if Path(sys.argv[0]).name == "__main__.py" else "compat"
+    parser = argparse.ArgumentParser(prog=prog, description="compat: embeddings that learn relationship "
+                                     "compatibility; one command per step, data to model to evaluation.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     wanted = next((a for a in argv if a in COMMANDS), None)
     for command, (_, help_text) in COMMANDS.items():

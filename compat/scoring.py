@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from compat.models import CompatModel, load_model
 from compat.text import clean_statement
 
-
 # The Score tab's examples, with the label a person would give (1 compatible, 0 not): the shipped
 # model must put each on the right side of 50% (tests/test_quality.py).
 EXAMPLE_PAIRS: list[tuple[str, str, int]] = [

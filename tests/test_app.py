@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+
 from apputil import browser_page, running_app
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from apputil import browser_page, running_app
 
 HOBBY = [
@@ -107,4 +108,5 @@ def test_relabel_in_the_browser_survives_a_restart(tmp_path):
         info = select_row(page, 0)
         assert "edited by hand" in info and "version 2" in info
         page.wait_for_function("() => document.querySelector('#data-history').innerText.includes('Ann Tester')")
-        assert "**" not in page.locator("#data-counts").inner_text() and "2 edited" in page.locator("#data-counts").inner_text()
+        counts = page.locator("#data-counts").inner_text()
+        assert "**" not in counts and "2 edited" in counts

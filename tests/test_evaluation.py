@@ -32,20 +32,27 @@ def _pair(a, b, label, category, subcategory, pair_type):
 
 PAIRS = [
     _pair("I'd never date a smoker", "I smoke a pack a day", 0, "habits", "smoking", "dealbreaker"),
-    _pair("Cigarettes are a dealbreaker for me", "I quit smoking years ago and hate the smell", 1, "habits", "smoking", "compatible"),
+    _pair("Cigarettes are a dealbreaker for me", "I quit smoking years ago and hate the smell", 1,
+          "habits", "smoking", "compatible"),
     _pair("I smoke after every meal", "Smoking is fine by me, I do it too", 1, "habits", "smoking", "compatible"),
-    _pair("I'm allergic to cigarette smoke", "I light up every morning with coffee", 0, "habits", "smoking", "incompatible"),
-    _pair("Weekends are pajamas and a good novel", "I'd rather stay in than go clubbing", 1, "lifestyle", "homebody_vs_social", "compatible"),
-    _pair("I love lazy Sundays at home", "I'm out every night meeting new people", 0, "lifestyle", "homebody_vs_social", "incompatible"),
+    _pair("I'm allergic to cigarette smoke", "I light up every morning with coffee", 0,
+          "habits", "smoking", "incompatible"),
+    _pair("Weekends are pajamas and a good novel", "I'd rather stay in than go clubbing", 1,
+          "lifestyle", "homebody_vs_social", "compatible"),
+    _pair("I love lazy Sundays at home", "I'm out every night meeting new people", 0,
+          "lifestyle", "homebody_vs_social", "incompatible"),
     _pair("Clubs drain me", "Quiet nights in are my favourite", 1, "lifestyle", "homebody_vs_social", "compatible"),
-    _pair("I'm the life of every party", "Crowds exhaust me, I stay home", 0, "lifestyle", "homebody_vs_social", "incompatible"),
+    _pair("I'm the life of every party", "Crowds exhaust me, I stay home", 0,
+          "lifestyle", "homebody_vs_social", "incompatible"),
     _pair("I want a big family someday", "Kids are a hard no for me", 0, "family", "kids", "dealbreaker"),
     _pair("I can't wait to be a dad", "I dream of having three children", 1, "family", "kids", "compatible"),
     _pair("I never want children", "Child-free life suits me perfectly", 1, "family", "kids", "compatible"),
     _pair("Having kids is my top priority", "I don't see children in my future", 0, "family", "kids", "incompatible"),
-    _pair("I'm up at 5am for a run", "I'm an early riser who loves sunrise jogs", 1, "lifestyle", "sleep", "compatible"),
+    _pair("I'm up at 5am for a run", "I'm an early riser who loves sunrise jogs", 1,
+          "lifestyle", "sleep", "compatible"),
     _pair("I'm up at 5am for a run", "I do my best thinking at 2am", 0, "lifestyle", "sleep", "incompatible"),
-    _pair("Every vacation involves a mountain trail", "Sleeping under the stars is my happy place", 1, "interests", "outdoors", "compatible"),
+    _pair("Every vacation involves a mountain trail", "Sleeping under the stars is my happy place", 1,
+          "interests", "outdoors", "compatible"),
     _pair("I hike every weekend", "I hate being outdoors, bugs everywhere", 0, "interests", "outdoors", "incompatible"),
 ]
 
@@ -172,7 +179,8 @@ def test_top_matches(base_model):
     got = top_matches(base_model, "I love mountain trails and hiking", candidates, k=3)
     assert len(got) == 3 and got[0][0] == "I hike every weekend"  # the repeat counts once
     assert got[0][1] >= got[1][1] >= got[2][1] and got[0][2] is None  # base has no calibration
-    assert all(c != "I'd never date a smoker" for c, _, _ in top_matches(base_model, "I'd never date a smoker", candidates))
+    own = top_matches(base_model, "I'd never date a smoker", candidates)
+    assert all(c != "I'd never date a smoker" for c, _, _ in own)
 
 
 def test_report_is_written_with_the_figures(evaluation, tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
+
 from apputil import browser_page, running_app
 
 REPO = Path(__file__).resolve().parent.parent
@@ -17,7 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 NUMBA_CACHE = os.environ.get("NUMBA_CACHE_DIR", str(REPO / ".compat" / "numba"))
 
 SMALL = [
-    {"text_1": "boy: I'd never date a smoker", "text_2": "girl: I smoke a pack a day", "label": 0, "category": "habits"},
+    {"text_1": "boy: I'd never date a smoker", "text_2": "girl: I smoke a pack a day", "label": 0,
+     "category": "habits"},
     {"text_1": "boy: I hike every weekend", "text_2": "girl: Mountain trails are my happy place", "label": 1,
      "category": "interests"},
     {"text_1": "boy: I want three kids", "text_2": "girl: Kids are a hard no for me", "label": 0, "category": "family"},
@@ -107,6 +109,7 @@ def test_a_worst_pair_opens_in_the_data_tab(compat_home):
 def test_browser_shows_both_histograms_and_jumps_to_the_data_tab(tmp_path):
     from compat.models import base_model_path
     from compat.store.labels import LabelStore
+
     from test_evaluation import PAIRS
 
     home = tmp_path / "home"

@@ -202,7 +202,8 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     for name in names:
         assert (tmp_path / "a" / "data" / name).read_bytes() == (tmp_path / "b" / "data" / name).read_bytes()
     write_dataset(tmp_path / "c" / "data", n=420, seed=4)
-    assert (tmp_path / "c" / "data" / "train.jsonl").read_bytes() != (tmp_path / "a" / "data" / "train.jsonl").read_bytes()
+    train = "data/train.jsonl"
+    assert (tmp_path / "c" / train).read_bytes() != (tmp_path / "a" / train).read_bytes()
 
 
 def test_cli_writes_a_valid_data_set(tmp_path):

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from apputil import browser_page, running_app
 
 ACTIVE = {"starting", "running"}

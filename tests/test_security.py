@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from apputil import running_app
 
 AUTH = ("ann", "s3cret-Pa55")

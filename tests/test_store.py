@@ -134,7 +134,8 @@ def test_duplicates_within_file_and_against_store_are_reported(store, tmp_path):
     flipped = {**ORIGINAL[1], "label": 0, "text_1": "  GIRL: I hike every   weekend"}
     report = store.import_pairs([ORIGINAL[2], flipped])
     assert report.added == 1 and len(report.in_store) == 1
-    assert report.in_store[0].line == 2 and "already in the store as pair #2 (label 1 there)" in report.in_store[0].message
+    assert report.in_store[0].line == 2
+    assert "already in the store as pair #2 (label 1 there)" in report.in_store[0].message
     assert store.counts().total == 3
 
 
@@ -144,7 +145,8 @@ def test_query_filters_sort_search_and_paging(store):
     store.import_pairs(many_pairs(120) + [{**ORIGINAL[0], "explanation": "100% sure_thing"}])
     page = store.query(Filters(label=1, category="values"), sort="text_1", descending=True, offset=10, limit=5)
     assert page.total == 60 and len(page.rows) == 5
-    assert [r.text_1 for r in page.rows] == sorted((r.text_1 for r in store.rows(Filters(label=1))), reverse=True)[10:15]
+    labelled_1 = sorted((r.text_1 for r in store.rows(Filters(label=1))), reverse=True)
+    assert [r.text_1 for r in page.rows] == labelled_1[10:15]
     assert store.query(Filters(search="STATEMENT P 11")).total == 11  # 11, 110..119: case-insensitive
     assert store.query(Filters(search="100%")).total == 1 and store.query(Filters(search="0%")).total == 1
     assert store.query(Filters(search="p_1")).total == 0  # _ and % are literal, not wildcards

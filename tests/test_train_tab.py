@@ -6,10 +6,11 @@ import json
 import time
 
 import pytest
-from apputil import browser_page, running_app
 
 from compat.training.progress import progress_of, smooth
 from compat.training.runner import TrainingRunner, read_events, train_arguments
+
+from apputil import browser_page, running_app
 
 TINY = {"preset": "quick", "max_steps": 12, "batch": 8, "quant": "4bit", "seed": 1}
 

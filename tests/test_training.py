@@ -75,9 +75,8 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 def tiny_config(data_dir: Path, out: Path, **changes):
-    from compat.training import TrainConfig
-
     from compat.text import DEFAULT_INSTRUCTION
+    from compat.training import TrainConfig
 
     # with the instruction prompt, so the tests see it saved with the model and used when scoring
     settings = dict(data=str(data_dir), out=str(out), batch=8, max_steps=20, lr=2e-3, eval_steps=10,

@@ -13,7 +13,13 @@ from compat.generator import stats
 from compat.generator.generate import generate
 from compat.generator.ontology import SPLITS, load_ontology
 from compat.generator.wording import (
-    MIN_FRAMES, WORDING_DIR, WordingError, add_noise, load_wording, parse_frames, parse_topics,
+    MIN_FRAMES,
+    WORDING_DIR,
+    WordingError,
+    add_noise,
+    load_wording,
+    parse_frames,
+    parse_topics,
 )
 
 

@@ -15,7 +15,6 @@ from typing import Sequence
 
 import numpy as np
 
-
 COMPATIBLE_COLOUR = "#1a9850"
 INCOMPATIBLE_COLOUR = "#d73027"
 THRESHOLD_COLOUR = "#333333"

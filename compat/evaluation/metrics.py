@@ -153,8 +153,9 @@ def best_threshold(similarities: ArrayLike, labels: ArrayLike) -> float:
 
     Tie rule: among equally accurate thresholds, the one in the widest gap between neighbouring
     similarities (the most room on both sides, so it carries over best to new data; gaps within 1e-9
-    count as equal); if still tied, the lowest. Thresholds are midpoints between neighbouring distinct similarities, so on perfectly
-    separated data the result is halfway between the top incompatible and bottom compatible score.
+    count as equal); if still tied, the lowest. Thresholds are midpoints between neighbouring distinct
+    similarities, so on perfectly separated data the result is halfway between the top incompatible and
+    bottom compatible score.
     """
     thresholds, accuracy, gaps = threshold_accuracies(similarities, labels)
     best = np.flatnonzero(accuracy == accuracy.max())

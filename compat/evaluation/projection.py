@@ -19,8 +19,15 @@ from typing import Sequence
 
 import numpy as np
 
-from compat.evaluation.embeddings import (cached_array, cached_embeddings, data_hash, distinct_statements, is_cached,
-                                          keep_array, model_identity)
+from compat.evaluation.embeddings import (
+    cached_array,
+    cached_embeddings,
+    data_hash,
+    distinct_statements,
+    is_cached,
+    keep_array,
+    model_identity,
+)
 from compat.paths import compat_home
 
 UMAP_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "seed": 42}

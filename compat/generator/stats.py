@@ -7,7 +7,6 @@ from collections import Counter
 from typing import Iterable
 
 from compat.generator.ontology import SPLITS, Pref
-
 from compat.text import clean_statement
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")

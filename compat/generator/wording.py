@@ -98,7 +98,8 @@ class Wording:
         return self._topics.get((trait, pole, form, split), [])
 
     def antonyms_of(self, trait: str) -> list[str]:
-        return sorted({b for a, b in self.onto.antonyms if a == trait} | {a for a, b in self.onto.antonyms if b == trait})
+        return sorted({b for a, b in self.onto.antonyms if a == trait}
+                      | {a for a, b in self.onto.antonyms if b == trait})
 
     def _apply(self, kind: str, trait: str, pole: str, split: str) -> list[str]:
         return [f.fill(p) for f in self.frames_of(kind, split) for p in self.phrases(trait, pole, f.form, split)]
@@ -107,8 +108,10 @@ class Wording:
         """Contrast frames with A from `liked` and B from `disliked`, each a list of (trait, pole)."""
         out = []
         for f in self.frames_of("contrast", split):
-            a_texts = [p for t, pole in liked for p in self.phrases(t, pole, f.form, split) if not _COMPARES.search(p)]
-            b_texts = [p for t, pole in disliked for p in self.phrases(t, pole, f.form, split) if not _COMPARES.search(p)]
+            a_texts = [p for t, pole in liked for p in self.phrases(t, pole, f.form, split)
+                       if not _COMPARES.search(p)]
+            b_texts = [p for t, pole in disliked for p in self.phrases(t, pole, f.form, split)
+                       if not _COMPARES.search(p)]
             out += [f.fill(a, b) for a in a_texts for b in b_texts if a != b]
         return out
 
@@ -268,7 +271,8 @@ def load_wording(onto: Ontology, directory: str | Path = WORDING_DIR) -> Wording
 
     frames = parse_frames(read(directory / "frames.yaml"), str(directory / "frames.yaml"))
     seen: dict[str, str] = {}
-    topics = [t for path in sorted(directory.glob("topics_*.yaml")) for t in parse_topics(read(path), onto, str(path), seen)]
+    topics = [t for path in sorted(directory.glob("topics_*.yaml"))
+              for t in parse_topics(read(path), onto, str(path), seen)]
     missing = sorted(set(onto.traits) - {t.trait for t in topics})
     if missing:
         raise WordingError(f"{directory}: no topic phrases for trait(s) {missing}")

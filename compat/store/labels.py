@@ -21,8 +21,20 @@ from typing import Callable, Iterable, Iterator
 
 from compat.pairs import LineError, PairFileError, atomic_write, pair_key, read_pairs, to_jsonl, write_pairs
 from compat.paths import DATA_DIR, labels_db
-from compat.store.records import (COLUMNS, ROW_FIELDS, CountChanged, Counts, Filters, HistoryEntry, ImportReport,
-                                  Page, PairNotFound, PairRow, StaleVersion, UndoResult)
+from compat.store.records import (
+    COLUMNS,
+    ROW_FIELDS,
+    CountChanged,
+    Counts,
+    Filters,
+    HistoryEntry,
+    ImportReport,
+    Page,
+    PairNotFound,
+    PairRow,
+    StaleVersion,
+    UndoResult,
+)
 from compat.store.schema import MIGRATIONS, check_label, where
 from compat.text import split_speaker
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import argparse
 
 from compat.cli import CommandFailed
-from compat.training.config import COMPUTE_DTYPES, LOSSES, PRESETS, QUANTS, ConfigError, TrainConfig, \
-    parse_instruction
+from compat.training.config import COMPUTE_DTYPES, LOSSES, PRESETS, QUANTS, ConfigError, TrainConfig, parse_instruction
 
 # option dest -> TrainConfig field, for the options that override a preset when given
 OVERRIDES = ("validation", "test", "quant", "compute_dtype", "lora_r", "lora_alpha", "loss", "epochs",

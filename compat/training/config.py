@@ -114,7 +114,8 @@ class TrainConfig:
             if value is not None and value <= 0:
                 raise ConfigError(f"{flag} must be a positive number of steps, got {value}")
         if not 0 <= self.unrelated <= 5:
-            raise ConfigError(f"--unrelated must be between 0 and 5 (a share of the training pairs), got {self.unrelated}")
+            raise ConfigError("--unrelated must be between 0 and 5 (a share of the training pairs), "
+                              f"got {self.unrelated}")
         if not 0 < self.validation_fraction < 0.5:
             raise ConfigError(f"validation fraction must be in (0, 0.5), got {self.validation_fraction}")
         if self.base is not None and not (Path(self.base).expanduser() / "modules.json").is_file():

@@ -82,7 +82,6 @@ def model_info(cfg: TrainConfig, built, calibration: dict, status: str, steps: i
     """The compat_model.json record (format compat-lora/1, read by compat.models)."""
     from compat.models import FORMAT
     from compat.training.model import BASE_MODEL_NAME
-
     from compat.training.run import base_path
 
     headline = {name: {k: m["fine_tuned"].get(k) for k in ("auc", "cohen_d", "accuracy")}
@@ -108,7 +107,6 @@ def finalize(cfg: TrainConfig, data: TrainData, built, run_dir: Path, status: st
     from compat.evaluation.metrics import finite_or_none
     from compat.models import load_model
     from compat.training.calibration import fit_calibration
-
     from compat.training.run import base_path
 
     base = base_path(cfg)

@@ -13,10 +13,33 @@ import gradio as gr
 
 from compat.store.review import COLUMNS as REVIEW
 from compat.ui import data_api
-from compat.ui.data_events import (ANY, EDITED, HISTORY, LABELS, TABLE, Cursor, ask_bulk, cancel_bulk, do_bulk,
-                                   export_view, focus_pair, import_and_refresh, load_tab, mark_compatible,
-                                   mark_incompatible, next_page, next_pair, normalised_name, previous_page,
-                                   previous_pair, rank, refilter, select_in_review, select_in_table, undo_last)
+from compat.ui.data_events import (
+    ANY,
+    EDITED,
+    HISTORY,
+    LABELS,
+    TABLE,
+    Cursor,
+    ask_bulk,
+    cancel_bulk,
+    do_bulk,
+    export_view,
+    focus_pair,
+    import_and_refresh,
+    load_tab,
+    mark_compatible,
+    mark_incompatible,
+    next_page,
+    next_pair,
+    normalised_name,
+    previous_page,
+    previous_pair,
+    rank,
+    refilter,
+    select_in_review,
+    select_in_table,
+    undo_last,
+)
 
 SORTS = [("id", "id"), ("last changed", "updated"), ("label", "label"), ("category", "category"),
          ("pair type", "pair_type"), ("split", "split"), ("statement A", "text_1"), ("statement B", "text_2")]

@@ -164,9 +164,9 @@ def worst_rows(evaluations) -> tuple[list[list], list[dict]]:
 def explore(source_label: str, upload: str | None, colour_by: str, join: bool):
     """Generator for the Explore button: yields (status, histograms, stats, umap base, umap tuned, worst
     rows, worst pairs, evaluations) as each part becomes ready, so the page shows progress."""
+    from compat.evaluation.embeddings import is_cached_embeddings
     from compat.evaluation.evaluate import run_evaluation, short_model_name
     from compat.evaluation.figures import HistogramPanel, comparison_table, similarity_histograms
-    from compat.evaluation.embeddings import is_cached_embeddings
     from compat.evaluation.projection import is_cached_projection
 
     started = time.perf_counter()

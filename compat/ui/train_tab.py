@@ -18,8 +18,15 @@ from compat.training.callbacks import format_seconds
 from compat.training.config import LOSSES as TRAINING_LOSSES
 from compat.training.config import PRESETS as TRAINING_PRESETS
 from compat.training.progress import compare_figure, eval_figure, loss_figure, progress_of
-from compat.training.runner import (RunnerBusy, default_runner, log_tail, read_events, read_json, store_snapshot,
-                                    train_arguments)
+from compat.training.runner import (
+    RunnerBusy,
+    default_runner,
+    log_tail,
+    read_events,
+    read_json,
+    store_snapshot,
+    train_arguments,
+)
 
 SOURCES = ["Current labels (label store)", "Shipped data set (data/)", "Uploaded file"]
 PRESETS = list(TRAINING_PRESETS)
