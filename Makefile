@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test lint model data bench browser clean-venv
+.PHONY: run test test-fast lint model data bench browser clean-venv
 
 # The pinned lock, then compat itself in editable mode (no dependencies of its own: the lock has them all),
 # which puts the `compat` command in .venv/bin.
@@ -37,6 +37,10 @@ browser:
 
 test: $(VENV)/.dev browser
 	$(PY) -m pytest
+
+# The edit loop: everything but the tests that start the app, train or drive a browser (markers in pyproject.toml).
+test-fast: $(VENV)/.dev
+	$(PY) -m pytest -m "not slow and not browser"
 
 # ruff: pycodestyle, pyflakes and import order (settings in pyproject.toml)
 lint: $(VENV)/.dev

@@ -10,12 +10,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["COMPAT_HOME"] = tempfile.mkdtemp(prefix="compat-test-home-")  # never the user's state
 
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
 import pytest  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).parent))  # tests/apputil.py
 
 
 @pytest.fixture(scope="session")

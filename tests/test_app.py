@@ -10,6 +10,8 @@ import pytest
 
 from apputil import browser_page, running_app
 
+pytestmark = pytest.mark.slow  # every test talks to a real app
+
 
 def test_app_answers_and_scores_through_the_api(app_server):
     from gradio_client import Client

@@ -67,6 +67,7 @@ def message_of(page) -> str:
     return box.input_value()
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_relabel_in_the_browser_survives_a_restart(tmp_path):
     from gradio_client import Client

@@ -183,6 +183,7 @@ def test_top_matches(base_model):
     assert all(c != "I'd never date a smoker" for c, _, _ in own)
 
 
+@pytest.mark.slow
 def test_report_is_written_with_the_figures(evaluation, tmp_path, monkeypatch):
     """The one test that runs UMAP. Its numba compile cache is the repository's default COMPAT_HOME's
     (not this session's throwaway one), so only the very first run pays the cold compile."""

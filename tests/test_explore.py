@@ -105,6 +105,7 @@ def test_a_worst_pair_opens_in_the_data_tab(compat_home):
     assert "not in the label store" in message
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_browser_shows_both_histograms_and_jumps_to_the_data_tab(tmp_path):
     from compat.models import base_model_path

@@ -18,6 +18,8 @@ import pytest
 
 from apputil import browser_page, running_app
 
+pytestmark = pytest.mark.slow  # every test talks to a real app
+
 ACTIVE = {"starting", "running"}
 UPLOADED = "Uploaded file"  # compat.ui.train_tab.SOURCES[2]
 SHIPPED = "Shipped data set (data/)"  # compat.ui.train_tab.SOURCES[1]

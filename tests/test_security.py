@@ -25,6 +25,7 @@ def _non_loopback_ipv4() -> list[str]:
             if a.family == socket.AF_INET and not a.address.startswith("127.")]
 
 
+@pytest.mark.slow
 def test_the_app_listens_on_loopback_only(app_server):
     import psutil
 
@@ -65,6 +66,7 @@ def auth_app(tmp_path_factory):
         yield app
 
 
+@pytest.mark.slow
 def test_with_compat_auth_every_page_and_api_call_needs_the_login(auth_app):
     from gradio_client import Client
 
@@ -96,6 +98,7 @@ def test_with_compat_auth_every_page_and_api_call_needs_the_login(auth_app):
     assert base == pytest.approx(1.0, abs=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
     "gradio 6.31 routes.main renders window.gradio_api_info (every named endpoint with its parameters) "
     "into the login page it serves to anyone at GET /; /gradio_api/info itself is refused"))
@@ -165,6 +168,7 @@ def test_run_ids_cannot_escape_the_runs_directory(tmp_path):
     assert Path("/etc/hostname").exists() or Path("/etc/passwd").exists()
 
 
+@pytest.mark.slow
 def test_run_ids_over_http_cannot_escape_compat_home(app_server):
     from gradio_client import Client
 
@@ -184,6 +188,7 @@ def test_run_ids_over_http_cannot_escape_compat_home(app_server):
     assert sorted(p.name for p in victim.iterdir()) == ["keep.txt", "status.json"]  # no STOP file, nothing gone
 
 
+@pytest.mark.slow
 def test_files_outside_the_upload_cache_are_not_served(app_server):
     repo = Path(__file__).resolve().parent.parent
     for path in ["/etc/passwd", str(repo / "app.py"), str(app_server.home / "labels.db"),

@@ -44,6 +44,7 @@ def _wait(client_or_fn, predicate, timeout):
     pytest.fail(f"timed out; last status {status}")
 
 
+@pytest.mark.slow
 def test_runner_refuses_a_second_run_and_a_stopped_run_is_usable(tmp_path):
     runner = TrainingRunner(tmp_path / "runs")
     (tmp_path / "runs").mkdir()
@@ -63,6 +64,7 @@ def test_runner_refuses_a_second_run_and_a_stopped_run_is_usable(tmp_path):
     assert -1 <= score("I love hiking", "I hate hiking", load_model(str(info.path))).cosine <= 1
 
 
+@pytest.mark.slow
 def test_a_broken_data_file_ends_as_failed_with_a_readable_error(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text_1": "a", "text_2": "b", "label": 1}\n{"text_1": "a", "label": "yes"}\n')
@@ -74,6 +76,7 @@ def test_a_broken_data_file_ends_as_failed_with_a_readable_error(tmp_path):
     assert "bad.jsonl:2" in (info.error or "") and "Traceback" not in (info.error or "")
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_train_tab_api_and_browser_show_a_live_run(tmp_path):
     from gradio_client import Client

@@ -128,6 +128,7 @@ def separation(model, pairs: list[dict]) -> tuple[float, float]:
     return roc_auc(sims, labels), cohens_d(sims, labels)
 
 
+@pytest.mark.slow
 def test_tiny_run_learns_and_saves_a_usable_model(tiny_run, data_dir, base_model):
     from compat.models import load_model
 
@@ -171,6 +172,7 @@ def test_tiny_run_learns_and_saves_a_usable_model(tiny_run, data_dir, base_model
     assert score("I smoke daily", "I'd never date a smoker", model).probability is not None
 
 
+@pytest.mark.slow
 def test_signed_cosine_run_trains_on_its_unrelated_pairs_too(data_dir, tmp_path):
     """The added unrelated pairs are part of the epoch: the step plan counts them, and the run finishes."""
     from compat.training.run import train
@@ -186,6 +188,7 @@ def test_signed_cosine_run_trains_on_its_unrelated_pairs_too(data_dir, tmp_path)
     assert np.mean(losses[-5:]) < np.mean(losses[:5]), losses
 
 
+@pytest.mark.slow
 def test_same_seed_gives_an_identical_adapter(tiny_run, data_dir, tmp_path):
     from safetensors.torch import load_file
 
@@ -199,6 +202,7 @@ def test_same_seed_gives_an_identical_adapter(tiny_run, data_dir, tmp_path):
         assert (first[key] == second[key]).all(), key
 
 
+@pytest.mark.slow
 def test_stop_file_leaves_a_usable_stopped_run(data_dir, tmp_path):
     from compat.models import load_model
     from compat.training.run import train
@@ -259,6 +263,7 @@ def test_extra_test_files_with_the_same_name_are_refused(data_dir, tmp_path):
     assert len(resolve_files(str(data_dir), extra=[str(tmp_path / "a" / "pairs.jsonl")]).extra) == 1
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_stop_together(data_dir, tmp_path):
     """2 ranks (gloo, 1 thread each); a stop file seen by rank 0 ends both ranks at the same step."""
     out = tmp_path / "ddp"
@@ -319,6 +324,7 @@ def related(onto, traits: str) -> set[str]:
     return {b for a, b in links if a in mine} | {a for a, b in links if b in mine}
 
 
+@pytest.mark.slow
 def test_cosent_mnrl_mix_on_a_local_base_folder(data_dir, tmp_path):
     """--loss cosent+mnrl takes a batch of pairs and a batch of triplets in turn; --base trains on a local
     sentence-transformers folder (here the shipped MiniLM's), which the saved model then names and loads."""
