@@ -336,6 +336,51 @@ def test_bulk_relabel_killed_midway_changes_nothing(tmp_path):
     assert after.counts().compatible == 5000 and after.counts().edited == 2500
 
 
+# -- reads never wait for a writer ----------------------------------------------------------------------
+
+def test_reads_answer_while_a_bulk_relabel_holds_the_write_lock(compat_home, base_model, tmp_path, monkeypatch):
+    """A long bulk relabel holds SQLite's write lock; WAL lets readers go on meanwhile, and every read path
+    must: opening (and so seeding) the store, the Data tab's list_pairs, Score's matching, the Explore view
+    of the store and the runner's label snapshot. The relabel is held open by its own progress callback,
+    so the lock is held for certain while they read; a read that took the write lock would wait for the
+    30 s busy timeout and then fail with "database is locked"."""
+    import compat.active
+    from compat.paths import labels_db
+    from compat.training.runner import store_snapshot
+    from compat.ui import data_api
+    from compat.ui.explore_tab import store_pairs
+    from compat.ui.score_tab import find_matches
+
+    pairs = [{**p, "split": ["train", "validation", "test"][i % 3]} for i, p in enumerate(many_pairs(120))]
+    LabelStore(labels_db()).import_pairs(pairs)  # not empty: opening the store seeds nothing
+    monkeypatch.setattr(compat.active, "active_finetuned", lambda: None)  # matching with the loaded base model
+    held, release = threading.Event(), threading.Event()
+
+    def hold(done: int, total: int) -> None:
+        held.set()
+        release.wait(60)
+
+    writer = LabelStore(labels_db())
+    bulk = threading.Thread(target=writer.bulk_relabel, args=(Filters(), 1, "bulk"), kwargs={"on_progress": hold})
+    bulk.start()
+    try:
+        assert held.wait(30), "the bulk relabel never started"
+        page = data_api.list_pairs(limit=5)  # the first call opens the app's store: it seeds, or not, by reading
+        matches, note = find_matches("boy: statement p 7")
+        explored = store_pairs()
+        snapshot = store_snapshot(tmp_path / "run")
+    finally:
+        release.set()
+        bulk.join(60)
+    # what they read is the state before the relabel, which has not committed yet
+    assert page["ok"] and page["total"] == 120 and [r["label"] for r in page["rows"]] == [0, 1, 0, 1, 0]
+    assert len(matches) == 5 and "Top 5" in note
+    assert len(explored) == 120 and sum(p["label"] for p in explored) == 60
+    assert snapshot == ["--data", str(tmp_path / "run" / "data")]
+    assert (tmp_path / "run" / "data" / "train.jsonl").exists()
+    assert writer.counts().compatible == 120  # and then the relabel went through
+
+
 # -- the commands --------------------------------------------------------------------------------------
 
 def compat_cli(home: Path, *args: str) -> subprocess.CompletedProcess:

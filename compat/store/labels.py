@@ -192,10 +192,14 @@ class LabelStore:
     def ensure_seeded(self, data_dir: str | os.PathLike = DATA_DIR) -> int:
         """Fill an empty store from the shipped data set (train/validation/test.jsonl, split from the file
         name), once; returns the number of pairs added. Missing files are skipped; a bad one raises."""
+        if self._conn().execute("SELECT 1 FROM pairs LIMIT 1").fetchone():
+            return 0  # the usual case, known from a read: it never waits for a writer (a long bulk relabel)
         data_dir = Path(data_dir)
         files = [(s, data_dir / f"{s}.jsonl") for s in SEED_SPLITS if (data_dir / f"{s}.jsonl").exists()]
+        if not files:
+            return 0
         with self._transaction() as conn:  # the write lock makes two starting processes seed once
-            if conn.execute("SELECT 1 FROM pairs LIMIT 1").fetchone() or not files:
+            if conn.execute("SELECT 1 FROM pairs LIMIT 1").fetchone():
                 return 0
             added = 0
             for split, path in files:
