@@ -199,22 +199,32 @@ def _pid_gone(pid: int, timeout: float) -> bool:
 
 
 def test_kill_9_during_training_then_restart(train_app, tmp_path):
-    """kill -9 the app while a run trains: the child gets its parent-death SIGTERM, saves and stops; the
-    restarted app shows the run as stopped (or interrupted), never running, the label database is intact,
-    and it serves. The data are the first 64 shipped training pairs, so the stopped run's final
-    evaluation (which runs after a stop too) stays short."""
+    """kill -9 the app while a run trains and just after a label change: the child gets its parent-death
+    SIGHUP, saves and stops; the restarted app shows the run as stopped, never running, and serves; the
+    label store it was writing opens again, keeps the change and passes integrity_check. The data are the
+    first 64 shipped training pairs, so the stopped run's final evaluation (which runs after a stop too)
+    stays short."""
     from gradio_client import handle_file
+
+    from compat.store.labels import LabelStore
 
     shipped = Path(__file__).resolve().parent.parent / "data" / "train.jsonl"
     if not shipped.exists():
         pytest.skip("data/train.jsonl (the shipped data set) is missing: run `make data`")
     small = tmp_path / "shipped-64.jsonl"
     small.write_text("".join(shipped.read_text().splitlines(keepends=True)[:64]))
-    message, run_id = client(train_app.url).predict(UPLOADED, handle_file(str(small)), *training_args(100_000),
-                                                    api_name="/start_training")
+    c = client(train_app.url)
+    before = c.predict(limit=1, api_name="/list_pairs")  # the app opens its label store (seeded from data/)
+    assert before["ok"] and before["total"] > 0, before
+    first = before["rows"][0]
+    message, run_id = c.predict(UPLOADED, handle_file(str(small)), *training_args(100_000),
+                                api_name="/start_training")
     assert run_id, message
     status = wait_status(train_app.url, run_id, lambda s: s.get("status") != "starting", timeout=120)
     assert status.get("status") == "running", status
+    # a label change while the run trains: the store has a fresh commit in its WAL when the app is killed
+    changed = c.predict(first["id"], 1 - first["label"], first["version"], "kill-9 test", api_name="/relabel")
+    assert changed["ok"], changed
     child = json.loads((train_app.home / "runs" / run_id / "runner.json").read_text())["pid"]
 
     os.kill(train_app.proc.pid, signal.SIGKILL)
@@ -225,13 +235,18 @@ def test_kill_9_during_training_then_restart(train_app, tmp_path):
         assert _pid_gone(child, 10), "the run is shown as ended but its training process still lives"
         base, *_ = client(again.url).predict("I love hiking", "I love hiking", api_name="/score")
         assert base == pytest.approx(1.0, abs=1e-3)
-    db = train_app.home / "labels.db"
-    if db.exists():
-        with sqlite3.connect(db) as conn:
-            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        after = client(again.url).predict(limit=1, api_name="/list_pairs")  # the restarted app reopens the store
+        assert after["ok"] and after["total"] == before["total"], after
+        assert after["rows"][0]["label"] == 1 - first["label"]
+        assert after["rows"][0]["version"] == first["version"] + 1
+    store = LabelStore(train_app.home / "labels.db")  # opens, and checks the schema of, what the killed app used
+    assert store.get(first["id"]).history[-1].annotator == "kill-9 test"
+    store.close()
+    with sqlite3.connect(train_app.home / "labels.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        conn.execute("INSERT INTO pairs_text(pairs_text, rank) VALUES ('integrity-check', 1)")  # the search index
     # the child got the parent-death SIGHUP, saved what it had and stopped: nothing is lost
     assert status["status"] == "stopped", status
-
 
 
 def _write_lock_held(db: Path) -> bool:
