@@ -21,12 +21,22 @@ def test_app_answers_and_scores_through_the_api(app_server):
     assert isinstance(base, float) and -1 <= base <= 1
 
 
-def test_html_and_emoji_are_scored_as_plain_text(app_server):
+def test_html_emoji_and_right_to_left_text_score_as_the_library_scores_them(app_server, base_model):
+    """The app scores such text exactly as compat.scoring.score does the same text in-process (the app
+    rounds to 4 decimals): nothing is escaped, stripped or mangled on the way."""
     from gradio_client import Client
 
-    base, *_ = Client(app_server.url, verbose=False).predict(
-        "<script>alert('x')</script> I love 🐶", "مرحبا I love dogs", api_name="/score")
-    assert isinstance(base, float)
+    from compat.models import default_available
+    from compat.scoring import score
+
+    text_a, text_b = "<script>alert('x')</script> I love 🐶", "مرحبا I love dogs"
+    base, tuned, _verdict, message = Client(app_server.url, verbose=False).predict(text_a, text_b,
+                                                                                  api_name="/score")
+    assert base == pytest.approx(score(text_a, text_b, base_model).cosine, abs=2e-4), message
+    if default_available():  # the app's fine-tuned model is the shipped one (its COMPAT_HOME chose none)
+        assert tuned == pytest.approx(score(text_a, text_b, "default").cosine, abs=2e-4), message
+    else:
+        assert tuned is None, message
 
 
 @pytest.mark.browser
