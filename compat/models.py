@@ -14,6 +14,7 @@ import json
 import math
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -169,18 +170,27 @@ def _load(name: str, path: Path | None) -> CompatModel:
     )
 
 
-_cache: dict[tuple, CompatModel] = {}
+# A long-running app loads base, the fine-tuned model in use and now and then another (a run to compare,
+# one retrained into the same folder): the least recently used beyond this many are let go.
+MAX_LOADED_MODELS = 4
+_cache: OrderedDict[tuple[str, int], CompatModel] = OrderedDict()  # (path, compat_model.json mtime), newest last
 _lock = threading.Lock()
 
 
 def load_model(name: str = "base") -> CompatModel:
-    """Resolve and load a model, once per process (a changed compat_model.json reloads it)."""
+    """Resolve and load a model, once per process while it stays among the MAX_LOADED_MODELS most recently
+    used; a changed compat_model.json (a retrained run) reloads it and lets the old one go."""
     path = resolve(name)
     stamp = (path / MODEL_FILE).stat().st_mtime_ns if path and (path / MODEL_FILE).exists() else 0
     key = (str(path), stamp)
     with _lock:
         if key not in _cache:
+            for stale in [k for k in _cache if k[0] == key[0]]:  # an older version of the same folder
+                del _cache[stale]
             _cache[key] = _load(name, path)
+            while len(_cache) > MAX_LOADED_MODELS:
+                _cache.popitem(last=False)
+        _cache.move_to_end(key)
         return _cache[key]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -99,3 +100,41 @@ def test_score_cli_prints_the_score_on_its_last_line():
     bad = subprocess.run([sys.executable, "-m", "compat", "score", "", "x"], capture_output=True, text=True,
                          timeout=180)
     assert bad.returncode == 2 and "statement A is empty" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_loaded_models_are_bounded_least_recently_used_first(tmp_path, monkeypatch):
+    """A long-running app must not keep every model it ever loaded: a retrain into the same folder
+    replaces that folder's model, and beyond MAX_LOADED_MODELS the least recently used goes."""
+    from collections import OrderedDict
+
+    import compat.models as models
+
+    loads = []
+
+    def fake_load(name, path):  # stands for loading weights: a new object per load
+        loads.append(name)
+        return object()
+
+    monkeypatch.setattr(models, "_cache", OrderedDict())  # the session's real models stay out of this
+    monkeypatch.setattr(models, "_load", fake_load)
+    monkeypatch.setattr(models, "resolve", lambda name: tmp_path / name)
+    names = [f"run-{i}" for i in range(models.MAX_LOADED_MODELS + 1)]
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / models.MODEL_FILE).write_text("{}")
+    first = models.load_model(names[0])
+    for name in names[1:models.MAX_LOADED_MODELS]:
+        models.load_model(name)
+    assert models.load_model(names[0]) is first  # cached, and now the most recently used
+    models.load_model(names[-1])  # one over the bound: names[1], the least recently used, goes
+    assert len(models._cache) == models.MAX_LOADED_MODELS
+    assert models.load_model(names[0]) is first and loads.count(names[0]) == 1
+    models.load_model(names[1])
+    assert loads.count(names[1]) == 2  # it had been let go, so it loaded again
+    # retraining into the same folder rewrites compat_model.json: a new model, and the old one is let go
+    before = len(models._cache)
+    info = tmp_path / names[0] / models.MODEL_FILE
+    stat = info.stat()
+    os.utime(info, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert models.load_model(names[0]) is not first
+    assert len(models._cache) == before and sum(k[0] == str(tmp_path / names[0]) for k in models._cache) == 1
