@@ -99,12 +99,54 @@ def test_with_compat_auth_every_page_and_api_call_needs_the_login(auth_app):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "gradio 6.31 routes.main renders window.gradio_api_info (every named endpoint with its parameters) "
-    "into the login page it serves to anyone at GET /; /gradio_api/info itself is refused"))
 def test_the_login_page_does_not_describe_the_api(auth_app):
-    _status, page = _request(auth_app.url)
-    assert "/start_training" not in page and "Person A" not in page
+    """gradio 6.31 renders every named endpoint, with its parameters, into the login page it serves to
+    anyone (whatever the query string); compat.ui.auth empties that description there. After logging in,
+    the page describes the API as usual."""
+    import httpx
+
+    for path in ("", "?page=nope", "?all_endpoints=true", "gradio_api/runs"):
+        status, page = _request(auth_app.url + path)
+        assert status == 200 and '"auth_required":true' in page.replace(" ", ""), (path, status)
+        assert "/start_training" not in page and "Person A" not in page, path
+    with httpx.Client(base_url=auth_app.url) as browser:
+        assert browser.post("login", data={"username": AUTH[0], "password": AUTH[1]}).status_code == 200
+        assert "/start_training" in browser.get("").text
+
+
+def test_only_the_login_page_loses_its_api_description():
+    """compat.ui.auth's middleware on a stand-in app: the login page's description is emptied (its length
+    header follows), an app page, a JSON answer and a HEAD request pass as they are."""
+    import asyncio
+
+    from compat.ui.auth import EMPTY_API_DESCRIPTION, HideApiFromLoginPage
+
+    login = (b'<script>window.gradio_config = {"auth_required":true};</script><script>window.gradio_api_info = '
+             b'{"named_endpoints":{"/start_training":{"parameters":[{"label":"Person A"}]}}};</script>')
+    app_page = login.replace(b'"auth_required":true', b'"components":[]')
+
+    def answer(scope, body: bytes, content_type: bytes) -> tuple[bytes, int]:
+        async def app(scope, receive, send):  # sends its body in two pieces, as a streamed page may come
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]})
+            await send({"type": "http.response.body", "body": body[:40], "more_body": True})
+            await send({"type": "http.response.body", "body": body[40:]})
+
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        asyncio.run(HideApiFromLoginPage(app)(scope, None, send))
+        received = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return received, int(dict(sent[0]["headers"])[b"content-length"])
+
+    get, head = {"type": "http", "method": "GET"}, {"type": "http", "method": "HEAD"}
+    page, length = answer(get, login, b"text/html; charset=utf-8")
+    assert b"/start_training" not in page and EMPTY_API_DESCRIPTION in page and length == len(page)
+    assert answer(get, app_page, b"text/html; charset=utf-8")[0] == app_page
+    assert answer(get, login, b"application/json")[0] == login
+    assert answer(head, login, b"text/html")[0] == login
 
 
 # -- models load only from safetensors ------------------------------------------------------------------

@@ -45,16 +45,6 @@ def build_app() -> gr.Blocks:
     return app
 
 
-def _auth() -> tuple[str, str] | None:
-    raw = os.environ.get("COMPAT_AUTH")
-    if not raw:
-        return None
-    user, sep, password = raw.partition(":")
-    if not sep or not user or not password:
-        raise SystemExit("COMPAT_AUTH must be user:password")
-    return user, password
-
-
 def _warm_up() -> None:
     """Load the models in the background so the first Score click is quick; the page is up already."""
     from compat.active import active_finetuned
@@ -98,15 +88,22 @@ def _watch_training(interval: float = 2.0) -> None:
 
 
 def launch(host: str | None = None, port: int | None = None, *, block: bool = True) -> gr.Blocks:
-    """Serve the app on COMPAT_HOST:COMPAT_PORT (default 127.0.0.1:7860), login if COMPAT_AUTH is set."""
+    """Serve the app on COMPAT_HOST:COMPAT_PORT (default 127.0.0.1:7860), login if COMPAT_AUTH is set (and
+    then a login page that does not describe the API: compat.ui.auth)."""
+    from starlette.middleware import Middleware
+
+    from compat.ui.auth import HideApiFromLoginPage, login_from_env
+
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     host = host or os.environ.get("COMPAT_HOST", DEFAULT_HOST)
     port = int(port or os.environ.get("COMPAT_PORT", DEFAULT_PORT))
+    login = login_from_env()
     app = build_app()
     app.queue(default_concurrency_limit=4)
     app.launch(
-        server_name=host, server_port=port, auth=_auth(), prevent_thread_lock=True,
+        server_name=host, server_port=port, auth=login, prevent_thread_lock=True,
         show_error=False, max_file_size="20mb", footer_links=["api", "settings"],
+        app_kwargs={"middleware": [Middleware(HideApiFromLoginPage)]} if login else None,
     )
     threading.Thread(target=_warm_up, daemon=True, name="compat-warm-up").start()
     threading.Thread(target=_watch_training, daemon=True, name="compat-training-watch").start()
