@@ -1,4 +1,4 @@
-"""The pair format (see shared CONVENTIONS.md): one JSON object a line, read with every error named.
+"""The pair format (docs/conventions.md): one JSON object a line, read with every error named.
 
 A pair is a plain dict with at least `text_1`, `text_2` and `label` (int 0 or 1). `category`,
 `subcategory`, `pair_type` are optional strings; any other field is carried through untouched.

@@ -1,4 +1,4 @@
-"""Evaluate one model on a list of pairs: the CONVENTIONS.md statistics, breakdowns, clustering quality.
+"""Evaluate one model on a list of pairs: the statistics of docs/conventions.md, breakdowns, clustering quality.
 
 Statements are embedded once each (a statement in several pairs is embedded once) through
 compat.evaluation.embeddings.cached_embeddings, i.e. CompatModel.embed with its prompt, cached by (model, data).
@@ -232,7 +232,7 @@ def run_evaluation(model, pairs: Sequence[dict], validation: Sequence[dict] | No
 def evaluate_pairs(model, pairs: Sequence[dict], validation: Sequence[dict] | None = None) -> dict:
     """All `evaluate --json` keys for `model` on `pairs`; the threshold comes from `validation` if given.
 
-    Keys: the CONVENTIONS.md set (n, auc, cohen_d, t_stat, p_value, margin, mean_compatible,
+    Keys: the docs/conventions.md set (n, auc, cohen_d, t_stat, p_value, margin, mean_compatible,
     mean_incompatible, accuracy, f1, threshold, recall_at_1, recall_at_5) plus recall_at_10,
     threshold_source, precision, recall, by_category, by_pair_type, by_shape (single / profile, see
     pair_shape), and clustering (silhouette and

@@ -1,7 +1,7 @@
 """Separation metrics of cosine similarities between compatible (label 1) and incompatible (label 0) pairs.
 
 Every function takes `similarities` (one cosine per pair) and `labels` (0/1 per pair) as sequences or
-numpy arrays. Signs follow CONVENTIONS.md: differences are compatible minus incompatible, so positive
+numpy arrays. Signs follow docs/conventions.md: differences are compatible minus incompatible, so positive
 is good. Inputs with fewer than 2 pairs, or with only one class, raise ValueError: none of these
 numbers means anything without both kinds of pair.
 

@@ -14,7 +14,7 @@ from compat.cli import CommandFailed
 
 
 def add_import_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", metavar="FILE", help="a JSONL pair file (see CONVENTIONS.md)")
+    p.add_argument("file", metavar="FILE", help="a JSONL pair file (see docs/conventions.md)")
     p.add_argument("--skip-bad", action="store_true",
                    help="import the good lines and report the bad ones, instead of refusing the file")
 

@@ -1,6 +1,6 @@
 """The model a run trains: the base encoder in 4-bit NF4 or full precision, with a LoRA adapter or whole.
 
-Fixes for measured traps (../shared/TRAPS.md) live here:
+Fixes for measured traps (docs/traps.md) live here:
   - bitsandbytes repacks 4-bit weights for its AVX-512-bf16 CPU kernel after any eval-mode forward
     pass, which breaks the next training step and corrupts saves: switched off on every Linear4bit.
   - LoRA weights come out in the compute dtype (bf16): trainable parameters are cast to float32.

@@ -4,7 +4,7 @@ Tab contract: a module compat/ui/<name>_tab.py defines `build(ctx: AppContext) -
 inside `with gr.Tab(label, id=name)` and creates that tab's components and events. Shared things live
 on `ctx`: `ctx.tabs` (the gr.Tabs, select another tab with `gr.Tabs(selected="data")` as an output),
 `ctx.pair_focus` (a hidden Textbox: set it to a pair id to show that pair in the Data tab).
-Events meant for scripts get an `api_name` (CONVENTIONS.md); the others `api_visibility="private"`.
+Events meant for scripts get an `api_name` (docs/conventions.md); the others `api_visibility="private"`.
 Library work (models, store, runner) is imported inside the event functions so the page starts fast.
 """
 
@@ -60,7 +60,7 @@ def _warm_up() -> None:
 
 def _watch_training(interval: float = 2.0) -> None:
     """Runs beside the app. While a training child runs, the app's torch uses one thread: two processes
-    each running as many threads as there are cores made every op ~40x slower here (shared/TRAPS.md,
+    each running as many threads as there are cores made every op ~40x slower here (docs/traps.md,
     trap 4). When a run ends with a usable model, its embeddings and UMAP projections for the shipped
     validation and test sets are computed in the background, so its first Explore view is quick."""
     import sys

@@ -4,7 +4,7 @@ Similarity histograms (one panel per model, shared x axis, threshold marked), th
 the change, a UMAP of the statement embeddings per model, and the worst-separated pairs (a click opens
 one in the Data tab). Embeddings and projections come from compat.evaluation's on-disk cache, so a
 second look at the same data is quick; the first one reports what it is doing as it goes.
-API endpoint `evaluate` (CONVENTIONS.md): the `evaluate --json` metrics of a model on a named data set.
+API endpoint `evaluate` (docs/conventions.md): the `evaluate --json` metrics of a model on a named data set.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def explore(source_label: str, upload: str | None, colour_by: str, join: bool):
     statements = _distinct(pairs)
     evaluations = []
     for model in models:
-        seconds = len(statements) / 400  # ~400-500 statements/s on an idle 2-core CPU (TRAPS.md)
+        seconds = len(statements) / 400  # ~400-500 statements/s on an idle 2-core CPU (docs/traps.md)
         doing = ("from the cache" if is_cached_embeddings(model, statements) else
                  f"computing: {'a few seconds' if seconds < 5 else f'about {seconds:.0f} s'} on an idle CPU, "
                  "plus loading the model")
