@@ -12,34 +12,8 @@ from __future__ import annotations
 import gradio as gr
 
 from compat.store.review import COLUMNS as REVIEW
-from compat.ui import data_api
-from compat.ui.data_events import (
-    ANY,
-    EDITED,
-    HISTORY,
-    LABELS,
-    TABLE,
-    Cursor,
-    ask_bulk,
-    cancel_bulk,
-    do_bulk,
-    export_view,
-    focus_pair,
-    import_and_refresh,
-    load_tab,
-    mark_compatible,
-    mark_incompatible,
-    next_page,
-    next_pair,
-    normalised_name,
-    previous_page,
-    previous_pair,
-    rank,
-    refilter,
-    select_in_review,
-    select_in_table,
-    undo_last,
-)
+from compat.ui import data_api, data_events
+from compat.ui.data_events import ANY, EDITED, HISTORY, LABELS, TABLE, Cursor
 
 SORTS = [("id", "id"), ("last changed", "updated"), ("label", "label"), ("category", "category"),
          ("pair type", "pair_type"), ("split", "split"), ("statement A", "text_1"), ("statement B", "text_2")]
@@ -89,7 +63,7 @@ def build(ctx) -> None:
     with gr.Row():
         prev_page = gr.Button("◀ Previous page", size="sm")
         page_info = gr.Markdown(elem_id="data-page-info")
-        next_page_button = gr.Button("Next page ▶", size="sm")
+        next_page = gr.Button("Next page ▶", size="sm")
     gr.Markdown("Click a row to see it. Keys (outside text fields): **1** compatible · **0** incompatible · "
                 "**↓ / ↑** next / previous.")
     info = gr.Markdown("No pair selected.", elem_id="data-pair-info")
@@ -114,7 +88,7 @@ def build(ctx) -> None:
             confirm = gr.Button("Yes, relabel them", variant="stop")
             cancel = gr.Button("Cancel")
     with gr.Accordion("Review queue: the labels the fine-tuned model disagrees with most", open=False):
-        rank_button = gr.Button("Rank the filtered pairs")
+        rank = gr.Button("Rank the filtered pairs")
         review_info = gr.Markdown()
         review = gr.Dataframe(headers=REVIEW, interactive=False, wrap=True, max_height=360)
     with gr.Accordion("Import / export", open=False):
@@ -139,30 +113,32 @@ def build(ctx) -> None:
     detail_out = [text_1, text_2, explanation, info, history, version]  # pair_view's values
     private = {"api_visibility": "private"}
 
-    gr.on(None, load_tab, inputs=None, outputs=[*table_out, f_category, f_type, f_split], **private)
-    saved_name.change(normalised_name, saved_name, annotator, **private)
-    gr.on([annotator.submit, annotator.blur], normalised_name, annotator, saved_name, **private)
+    gr.on(None, data_events.load_tab, inputs=None, outputs=[*table_out, f_category, f_type, f_split], **private)
+    saved_name.change(data_events.normalised_name, saved_name, annotator, **private)
+    gr.on([annotator.submit, annotator.blur], data_events.normalised_name, annotator, saved_name, **private)
     gr.on([c.change for c in (f_label, f_category, f_type, f_split, f_edited, sort, descending)] + [search.submit],
-          refilter, view, [*table_out, cursor], **private)
-    prev_page.click(previous_page, [offset, *view], [*table_out, cursor], **private)
-    next_page_button.click(next_page, [offset, *view], [*table_out, cursor], **private)
-    table.select(select_in_table, page_ids, [*detail_out, cursor, message], **private)
-    review.select(select_in_review, review_ids, [*detail_out, cursor, message], **private)
-    ctx.pair_focus.change(focus_pair, ctx.pair_focus, [*detail_out, cursor, message], **private)
-    prev.click(previous_pair, [cursor, offset, *view], [*table_out, *detail_out, cursor], **private)
-    nxt.click(next_pair, [cursor, offset, *view], [*table_out, *detail_out, cursor], **private)
-    for button, handler in ((mark_1, mark_compatible), (mark_0, mark_incompatible)):
+          data_events.refilter, view, [*table_out, cursor], **private)
+    prev_page.click(data_events.previous_page, [offset, *view], [*table_out, cursor], **private)
+    next_page.click(data_events.next_page, [offset, *view], [*table_out, cursor], **private)
+    table.select(data_events.select_in_table, page_ids, [*detail_out, cursor, message], **private)
+    review.select(data_events.select_in_review, review_ids, [*detail_out, cursor, message], **private)
+    ctx.pair_focus.change(data_events.focus_pair, ctx.pair_focus, [*detail_out, cursor, message], **private)
+    prev.click(data_events.previous_pair, [cursor, offset, *view], [*table_out, *detail_out, cursor], **private)
+    nxt.click(data_events.next_pair, [cursor, offset, *view], [*table_out, *detail_out, cursor], **private)
+    for button, handler in ((mark_1, data_events.mark_compatible), (mark_0, data_events.mark_incompatible)):
         button.click(handler, [cursor, version, annotator, offset, *view], [message, *table_out, *detail_out],
                      **private)
-    undo.click(undo_last, [cursor, annotator, offset, *view], [message, *table_out, *detail_out], **private)
-    bulk_ask.click(ask_bulk, [bulk_label, *view], [confirm_row, confirm_text, bulk_count, message], **private)
-    cancel.click(cancel_bulk, None, [confirm_row, bulk_count], **private)
-    confirm.click(do_bulk, [bulk_label, bulk_count, annotator, cursor, offset, *view],
+    undo.click(data_events.undo_last, [cursor, annotator, offset, *view], [message, *table_out, *detail_out],
+               **private)
+    bulk_ask.click(data_events.ask_bulk, [bulk_label, *view], [confirm_row, confirm_text, bulk_count, message],
+                   **private)
+    cancel.click(data_events.cancel_bulk, None, [confirm_row, bulk_count], **private)
+    confirm.click(data_events.do_bulk, [bulk_label, bulk_count, annotator, cursor, offset, *view],
                   [confirm_row, message, *table_out, *detail_out], **private)
-    rank_button.click(rank, view, [review, review_info, review_ids], **private)
-    do_import.click(import_and_refresh, [upload, skip_bad, *view],
+    rank.click(data_events.rank, view, [review, review_info, review_ids], **private)
+    do_import.click(data_events.import_and_refresh, [upload, skip_bad, *view],
                     [import_report, *table_out, f_category, f_type, f_split], **private)
-    do_export.click(export_view, [fmt, scope, *view], [download, message], **private)
+    do_export.click(data_events.export_view, [fmt, scope, *view], [download, message], **private)
 
     gr.api(data_api.list_pairs, api_name="list_pairs")
     gr.api(data_api.relabel, api_name="relabel")
