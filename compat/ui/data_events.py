@@ -77,6 +77,7 @@ class TableView(NamedTuple):
 
 
 def label_text(label: int | None) -> str:
+    """How a label reads in the tab."""
     return {1: "compatible (1)", 0: "incompatible (0)"}.get(label, "")
 
 
@@ -95,6 +96,7 @@ def page_table(filters, sort: str, descending: bool, offset: int):
 
 
 def counts_text() -> str:
+    """The line of counts above the table: pairs, by label, edited, by split."""
     c = shared_store().counts()
     splits = ", ".join(f"{k or 'no split'} {v:,}" for k, v in sorted(c.by_split.items()))
     return (f"**{c.total:,}** pairs · {c.compatible:,} compatible · {c.incompatible:,} incompatible · "
@@ -142,6 +144,7 @@ def review_queue(filters, limit: int = 50, progress=None) -> tuple[list[list], s
 
 
 def import_file(path: str | None, skip_bad: bool) -> str:
+    """Import a pair file into the store; the report says what was added, skipped or refused."""
     from compat.pairs import PairFileError
 
     if not path:
@@ -182,10 +185,12 @@ def load_tab():
 
 
 def normalised_name(name: str | None) -> str:
+    """The annotator name as stored: whitespace collapsed."""
     return " ".join((name or "").split())
 
 
 def refilter(*view):
+    """A filter or the sort changed: the first page under it, nothing selected."""
     out = table_view(0, View(*view))
     return [*out, Cursor(tuple(out.ids))]
 
@@ -196,10 +201,12 @@ def _turn_page(step: int, offset: int, view: tuple):
 
 
 def previous_page(offset: int, *view):
+    """◀: the page before, nothing selected."""
     return _turn_page(-1, offset, view)
 
 
 def next_page(offset: int, *view):
+    """▶: the page after, nothing selected."""
     return _turn_page(+1, offset, view)
 
 
@@ -209,10 +216,12 @@ def _select(source: str, ids: list[int], evt: gr.SelectData):
 
 
 def select_in_table(ids: list[int], evt: gr.SelectData):
+    """A click on a table row: that pair, and ↑ / ↓ walk the page."""
     return _select("table", ids, evt)
 
 
 def select_in_review(ids: list[int], evt: gr.SelectData):
+    """A click on a review queue row: that pair, and ↑ / ↓ walk the queue."""
     return _select("review", ids, evt)
 
 
@@ -244,10 +253,12 @@ def _move(step: int, cursor: Cursor, offset: int, view: tuple):
 
 
 def previous_pair(cursor: Cursor, offset: int, *view):
+    """↑ (or the key)."""
     return _move(-1, cursor, offset, view)
 
 
 def next_pair(cursor: Cursor, offset: int, *view):
+    """↓ (or the key)."""
     return _move(+1, cursor, offset, view)
 
 
@@ -257,14 +268,17 @@ def _mark(label: int, cursor: Cursor, seen_version: int | None, annotator: str, 
 
 
 def mark_compatible(cursor: Cursor, seen_version: int | None, annotator: str, offset: int, *view):
+    """Compatible (1), or the key 1: relabel the selected pair if it is still the version shown."""
     return _mark(1, cursor, seen_version, annotator, offset, view)
 
 
 def mark_incompatible(cursor: Cursor, seen_version: int | None, annotator: str, offset: int, *view):
+    """Incompatible (0), or the key 0: relabel the selected pair if it is still the version shown."""
     return _mark(0, cursor, seen_version, annotator, offset, view)
 
 
 def undo_last(cursor: Cursor, annotator: str, offset: int, *view):
+    """Undo the annotator's last change (a whole bulk relabel at once)."""
     if not (annotator or "").strip():
         text = "Type your name in 'Annotator' first."
     else:
@@ -285,6 +299,7 @@ def ask_bulk(label: str, *view):
 
 
 def cancel_bulk():
+    """Hide the bulk relabel's confirmation and forget the count it showed."""
     return gr.update(visible=False), None
 
 
@@ -304,6 +319,7 @@ def do_bulk(label: str, confirmed: int | None, annotator: str, cursor: Cursor, o
 
 
 def rank(*view, progress=gr.Progress()):
+    """The review queue of the filtered pairs, with the pair ids its rows select."""
     import pandas as pd
 
     rows, text = review_queue(View(*view).filters(), progress=progress)
@@ -311,9 +327,11 @@ def rank(*view, progress=gr.Progress()):
 
 
 def import_and_refresh(path: str | None, skip_bad: bool, *view):
+    """Import a pair file, then show the first page and the drop-downs' new values."""
     report = import_file(path, skip_bad)
     return [report, *table_view(0, View(*view)), *_choices()]
 
 
 def export_view(fmt: str, scope: str, *view):
+    """Export all pairs, the filtered ones or the edited ones, as a file to download."""
     return export_file(fmt, scope, View(*view).filters())
