@@ -303,8 +303,8 @@ print("committed", flush=True)
 
 
 def run_child(db: Path, pause: float) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-c", KILL_CHILD, str(db), str(pause)], env=env,
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", KILL_CHILD, str(db), str(pause)], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, text=True)
 
 
@@ -384,7 +384,7 @@ def test_reads_answer_while_a_bulk_relabel_holds_the_write_lock(compat_home, bas
 # -- the commands --------------------------------------------------------------------------------------
 
 def compat_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COMPAT_HOME": str(home), "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "COMPAT_HOME": str(home), "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-m", "compat", *args], env=env, cwd=REPO, text=True,
                           capture_output=True, timeout=120)
 
