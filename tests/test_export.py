@@ -157,3 +157,24 @@ def test_force_replaces_an_export(exported, tmp_path):
     export_model("base", out, force=True)
     assert not (out / "stale.txt").exists() and (out / "modules.json").exists()
     assert "not fine-tuned" in (out / "README.md").read_text()
+
+
+@pytest.mark.slow
+def test_train_tab_downloads_a_finished_run(compat_home):
+    """The Train tab's Download model: a zip of the export, made once per version of the run's model."""
+    import zipfile
+
+    from compat.paths import runs_dir
+    from compat.ui.train_tab import download_model
+
+    run_id = "20260101-000000-abcd"
+    shutil.copytree(DEFAULT_MODEL_DIR, runs_dir() / run_id)
+    path, message = download_model(run_id)
+    assert path and "exported" in message, message
+    names = zipfile.ZipFile(path).namelist()
+    assert {f"{run_id}/README.md", f"{run_id}/model.safetensors", f"{run_id}/compat_calibration.json"} <= set(names)
+    first = Path(path).stat().st_mtime_ns
+    again, _ = download_model(run_id)
+    assert again == path and Path(again).stat().st_mtime_ns == first  # not exported or zipped twice
+    missing, message = download_model("no-such-run")
+    assert missing is None and "no-such-run" in message
