@@ -3,7 +3,7 @@
 Embeddings are L2-normalised, so the inner product is the cosine. Exact search is one matrix product.
 Above the threshold a faiss IVF index (inverted lists over k-means cells, full vectors kept, no
 compression) is built: `nlist` ~ sqrt(n) cells, and `nprobe`, how many cells a query scans, is tuned at
-build time against exact search on CALIBRATION_QUERIES pool rows until recall@10 reaches
+build time against exact search on CALIBRATION_QUERIES queries near pool rows until recall@10 reaches
 TARGET_RECALL, so recall is measured rather than hoped for.
 
 Cache (compat.paths.cache_dir()): the pool's embeddings through compat.projection.cached_embeddings
@@ -72,19 +72,25 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
 def _tune_nprobe(index, embeddings: np.ndarray, nlist: int, seed: int, k: int = 10) -> tuple[int, float]:
     """The smallest nprobe (doubling) whose recall@k against exact search reaches TARGET_RECALL.
 
-    Queries are pool rows; each one's own row is left out of both answers, so a row finding itself
-    does not count as recall.
+    The tuning queries stand for statements the pool has not seen: pool rows moved by Gaussian noise
+    1 to 3 times as long as the median distance between a row and its nearest neighbour, then
+    re-normalised (a query that is itself a pool row sits in the middle of its cell and would flatter
+    the index; farther queries have neighbours spread over more cells).
     """
     rng = np.random.default_rng(seed)
     picked = rng.choice(embeddings.shape[0], size=min(CALIBRATION_QUERIES, embeddings.shape[0]), replace=False)
-    queries = embeddings[picked]
-    _, truth = exact_search(embeddings, queries, k + 1)
-    truth = [t[t != p][:k] for t, p in zip(truth, picked)]
+    rows = embeddings[picked]
+    scores, _ = exact_search(embeddings, rows, 2)  # [:, 1]: each row's nearest other row
+    distance = float(np.median(np.sqrt(np.maximum(0.0, 2.0 - 2.0 * scores[:, -1]))))
+    scale = rng.uniform(1.0, 3.0, size=(len(rows), 1)).astype(np.float32)  # near and farther queries
+    noise = rng.standard_normal(rows.shape).astype(np.float32) * (scale * distance / np.sqrt(rows.shape[1]))
+    queries = rows + noise
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    _, truth = exact_search(embeddings, queries, k)
     nprobe, recall = 1, 0.0
     while True:
         index.nprobe = nprobe
-        _, found = index.search(queries, k + 1)
-        recall = recall_at_k([f[f != p][:k] for f, p in zip(found, picked)], truth)
+        recall = recall_at_k(index.search(queries, k)[1], truth)
         if recall >= TARGET_RECALL or nprobe >= nlist:
             return nprobe, recall
         nprobe = min(nlist, nprobe * 2)
