@@ -150,12 +150,12 @@ def set_instruction(encoder, instruction: str | None) -> None:
 
 
 def _load(name: str, path: Path | None) -> CompatModel:
-    from sentence_transformers import SentenceTransformer
-
-    if path is not None and path.suffix == ".onnx":
+    if path is not None and path.suffix == ".onnx":  # served by onnxruntime: no torch imported
         from compat.export.onnx_runtime import load_onnx_model
 
         return load_onnx_model(name, path)
+    from sentence_transformers import SentenceTransformer
+
     info = read_model_info(path) if path else {}
     if path is not None and not info and not any(path.glob("*.safetensors")):
         raise ModelNotFound(f"{path} has no .safetensors weights (pickled weights are refused)")
