@@ -138,3 +138,19 @@ def test_cli_prints_the_best_matches(tmp_path):
     result = json.loads(done.stdout)
     assert [m["rank"] for m in result["matches"]] == [1, 2, 3] and result["index"]["kind"] == "exact"
     assert "exact search" in done.stderr
+
+
+@needs_default
+def test_score_tab_matches_an_uploaded_pool(tmp_path, compat_home):
+    from compat.ui.score_tab import find_pool_matches
+
+    pool = tmp_path / "people.jsonl"
+    pool.write_text("".join(json.dumps({"text": t, "id": f"p{i}"}) + "\n"
+                            for i, t in enumerate(_statements("test.jsonl", 30))))
+    rows, note = find_pool_matches("I'd never date a smoker", str(pool), 4)
+    assert len(rows) == 4 and all(r[0].startswith("p") for r in rows) and "of 30 pool statements" in note
+    assert [r[2] for r in rows] == sorted((r[2] for r in rows), reverse=True)
+    pool.write_text('{"text": "I love hiking"}\n{"txt": "typo"}\n')
+    rows, note = find_pool_matches("I'd never date a smoker", str(pool), 4)
+    assert rows == [] and f"{pool}:2: no 'text' field" in note
+    assert find_pool_matches("I hike", None)[0] == []

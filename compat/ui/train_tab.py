@@ -184,6 +184,8 @@ def download_model(run_id: str) -> tuple[str | None, str]:
     from compat.export.archive import export_run_archive
 
     run_id = run_id or training_status("")["run_id"] or ""
+    if not run_id:
+        return None, "No run to download yet: train one first."
     try:
         info = default_runner().info(run_id)
         if not info.usable:
