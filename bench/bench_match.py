@@ -143,7 +143,7 @@ def main() -> None:
                      round(r["ivf"]["p50"], 2), round(r["ivf"]["p95"], 2), round(r["exact"]["p50"], 2),
                      round(r["exact"]["p95"], 2), round(r["recall"], 3)])
         print(f"done {size:,} ({kind}) after {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    body = (f"CPU vector extensions: {vector_flags()}; faiss-cpu {c._version("faiss-cpu")}, threads "
+    body = (f"CPU vector extensions: {vector_flags()}; faiss-cpu {c._version('faiss-cpu')} "
             f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}).\n\n")
     body += (f"Model `{args.model}` (torch fp32) embedded {n_real:,} composed wordings and {args.queries} held-out "
             f"query wordings at {encode_rate:,.0f} statements/s. Latency: one query at a time, "
