@@ -5,7 +5,9 @@ A compat model directory (a training run's directory, or the shipped `assets/mod
                        "calibration": {"threshold": float, "scale": float} | null, ...}
   adapter/            a peft LoRA adapter (adapter_config.json + adapter_model.safetensors)
 It is loaded as the full-precision base with the adapter merged in, so scoring costs what base costs.
-Any plain sentence-transformers folder (modules.json) loads as it is.
+Any plain sentence-transformers folder (modules.json) loads as it is, with the calibration of
+compat_calibration.json when it is a compat export; an export made with --format onnx / onnx-int8
+(compat_export.json names the file) and a path to an .onnx file load with onnxruntime (compat.export).
 """
 
 from __future__ import annotations
@@ -86,8 +88,21 @@ def resolve(name: str) -> Path | None:
     path = Path(name).expanduser()
     if not path.exists() and (runs_dir() / name).exists():
         path = runs_dir() / name  # a bare run id
+    if path.is_file() and path.suffix == ".onnx":  # an exported ONNX file (compat.export)
+        return path.resolve()
     if not path.is_dir():
         raise ModelNotFound(f"model {name!r}: no such directory (use base, default, a run id or a path)")
+    if (path / "modules.json").exists() and not (path / MODEL_FILE).exists():
+        from compat.export import ExportError, serving_file
+
+        try:
+            onnx_file = serving_file(path)  # an export made with --format onnx / onnx-int8
+        except ExportError as exc:
+            raise ModelNotFound(str(exc)) from exc
+        if onnx_file is not None:
+            if not onnx_file.is_file():
+                raise ModelNotFound(f"model {name!r}: its compat_export.json serves {onnx_file}, which is missing")
+            return onnx_file
     if (path / MODEL_FILE).exists() or (path / "modules.json").exists():
         return path.resolve()
     raise ModelNotFound(
@@ -136,6 +151,10 @@ def set_instruction(encoder, instruction: str | None) -> None:
 
 
 def _load(name: str, path: Path | None) -> CompatModel:
+    if path is not None and path.suffix == ".onnx":  # served by onnxruntime: no torch imported
+        from compat.export.onnx_runtime import load_onnx_model
+
+        return load_onnx_model(name, path)
     from sentence_transformers import SentenceTransformer
 
     info = read_model_info(path) if path else {}
@@ -161,6 +180,10 @@ def _load(name: str, path: Path | None) -> CompatModel:
         set_instruction(encoder, info.get("instruction"))
     encoder.eval()
     cal = info.get("calibration")
+    if path is not None and not info:
+        from compat.export import read_export_calibration
+
+        cal = read_export_calibration(path)  # an exported folder keeps it in compat_calibration.json
     return CompatModel(
         name=name,
         path=path,
@@ -182,6 +205,8 @@ def load_model(name: str = "base") -> CompatModel:
     used; a changed compat_model.json (a retrained run) reloads it and lets the old one go."""
     path = resolve(name)
     stamp = (path / MODEL_FILE).stat().st_mtime_ns if path and (path / MODEL_FILE).exists() else 0
+    if path is not None and path.is_file():
+        stamp = path.stat().st_mtime_ns  # an ONNX file: a new export reloads
     key = (str(path), stamp)
     with _lock:
         if key not in _cache:

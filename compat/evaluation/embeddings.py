@@ -50,8 +50,15 @@ def model_identity(model) -> str:
         parts = ["base", base_model_path()]
     else:
         parts = [str(Path(path).resolve())]
+        folder = Path(path)
+        if folder.is_file():  # an exported ONNX file: its own bytes, then its folder's prompt and pooling
+            from compat.export.onnx_runtime import export_folder_of
+
+            st = folder.stat()
+            parts.append(f"{folder.name}:{st.st_size}:{st.st_mtime_ns}")
+            folder = export_folder_of(folder)
         for name in IDENTITY_FILES:
-            file = Path(path) / name
+            file = folder / name
             if file.exists():
                 st = file.stat()
                 parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")

@@ -59,6 +59,28 @@ def find_matches(statement: str) -> tuple[list[list], str]:
     return rows, f"Top {len(rows)} of the label store's statements by model {name}{note}."
 
 
+def find_pool_matches(statement: str, pool_file: str | None, k: int = 10) -> tuple[list[list], str]:
+    """The k statements of an uploaded pool (.jsonl or .txt, see compat.pool) most compatible with
+    `statement`, by the fine-tuned model: rows of [id, statement, cosine, compatible], and a note."""
+    from compat.active import active_finetuned
+    from compat.pool import PoolFileError, match_pool, read_pool
+    from compat.text import StatementError
+
+    if not pool_file:
+        return [], ("Upload a pool first: .jsonl with one {\"text\": ..., \"id\": ...} a line, "
+                    "or .txt with one statement a line.")
+    name = active_finetuned() or "base"
+    try:
+        entries = read_pool(pool_file)
+        matches, info = match_pool(name, entries, statement, k=max(1, min(int(k or 10), 100)))
+    except (PoolFileError, StatementError) as exc:
+        return [], f"Cannot match: {exc}"
+    rows = [[str(m.id), m.text, round(m.cosine, 4), "" if m.probability is None else f"{m.probability:.0%}"]
+            for m in matches]
+    how = "exact search" if info["kind"] == "exact" else f"faiss index, nprobe {info['nprobe']}"
+    return rows, f"Top {len(rows)} of {len(entries):,} pool statements by model {name} ({how})."
+
+
 def build(ctx) -> None:
     gr.Markdown(
         "Type what two people say about themselves. The base model measures topic similarity; "
@@ -84,3 +106,14 @@ def build(ctx) -> None:
                                elem_id="score-matches")
         match_note = gr.Textbox(label="About these matches", interactive=False)
     match_button.click(find_matches, text_a, [matches, match_note], api_name="match")
+
+    with gr.Accordion("Who fits Person A? Matches from your own pool of profiles", open=False):
+        pool_file = gr.File(label="Pool: .jsonl ({\"text\": ..., \"id\": ...} a line) or .txt (a statement a line)",
+                            file_types=[".jsonl", ".txt"], type="filepath")
+        pool_k = gr.Number(10, label="How many matches", precision=0, minimum=1, maximum=100)
+        pool_button = gr.Button("Find matches for Person A in this pool")
+        pool_matches = gr.Dataframe(headers=["id", "statement", "cosine", "compatible"], interactive=False,
+                                    elem_id="score-pool-matches")
+        pool_note = gr.Textbox(label="About these matches", interactive=False)
+    pool_button.click(find_pool_matches, [text_a, pool_file, pool_k], [pool_matches, pool_note],
+                      api_name="match_pool")

@@ -153,14 +153,15 @@ def refresh(selected: str):
         text = ("No runs yet: choose data and a preset, then click Train." if status["status"] == "none"
                 else f"Run {status['run_id']!r}: {status.get('error')}")
         return (text, "", loss_figure(empty), eval_figure(empty), "", [], gr.update(interactive=False),
-                gr.update())
+                gr.update(), gr.update(interactive=False))
     run_id = status["run_id"]
     headline = f"**Run {run_id}: {status['status']}**"
     if status.get("error"):
         headline += f" — {status['error'].splitlines()[-1][:300]}"
+    usable = bool(status.get("usable"))
     return (headline, _progress_html(status), loss_figure(p), eval_figure(p),
             log_tail(Path(status["run_dir"])), _metrics_rows(status.get("metrics")),
-            gr.update(interactive=bool(status.get("usable"))), gr.update())
+            gr.update(interactive=usable), gr.update(), gr.update(interactive=usable))
 
 
 def runs_table() -> list[list]:
@@ -183,6 +184,25 @@ def use_model(run_id: str) -> str:
     except Exception as exc:
         return f"Cannot use run {run_id}: {exc}"
     return f"Score and Explore now use the fine-tuned model of run {run_id} ({chosen})."
+
+
+def download_model(run_id: str) -> tuple[str | None, str]:
+    """(path of a zip of the run's exported model, message): the merged sentence-transformers folder
+    with its model card and calibration (compat.export), as `python -m compat export-model` writes it."""
+    from compat.export.archive import export_run_archive
+
+    run_id = run_id or training_status("")["run_id"] or ""
+    if not run_id:
+        return None, "No run to download yet: train one first."
+    try:
+        info = default_runner().info(run_id)
+        if not info.usable:
+            return None, f"Run {run_id} has no finished model to download ({info.status})."
+        archive = export_run_archive(info.path)
+    except Exception as exc:  # shown to the user; the tab keeps working
+        return None, f"Cannot export run {run_id}: {exc}"
+    return str(archive), (f"Run {run_id} exported: unzip it and load the folder with "
+                          "SentenceTransformer(folder); README.md inside is its model card.")
 
 
 def compare(run_ids: list[str]):
@@ -235,7 +255,11 @@ def build(ctx) -> None:
             eval_plot = gr.Plot(label="Validation metrics")
             results = gr.Dataframe(headers=["split", "metric", "fine-tuned", "base", "change"],
                                    label="Final metrics", interactive=False)
-            use = gr.Button("Use this model", interactive=False)
+            with gr.Row():
+                use = gr.Button("Use this model", interactive=False)
+                download = gr.Button("Download model", interactive=False)
+            download_file = gr.File(label="Exported model (zip: sentence-transformers folder, model card)",
+                                    interactive=False, elem_id="train-download")
             log = gr.Code(label="Log (tail)", interactive=False)
     with gr.Accordion("All runs", open=False):
         table = gr.Dataframe(headers=["run", "status", "started", "data", "preset", "loss", "test AUC",
@@ -255,11 +279,12 @@ def build(ctx) -> None:
     gr.api(training_status, api_name="training_status")
     gr.api(stop_training, api_name="stop_training")
 
-    live = [headline, bar, loss_plot, eval_plot, log, results, use, run_id]
+    live = [headline, bar, loss_plot, eval_plot, log, results, use, run_id, download]
     timer = gr.Timer(1.0)
     timer.tick(refresh, run_id, live, api_visibility="private", show_progress="hidden")
     use.click(lambda rid: use_model(rid or training_status("")["run_id"] or ""), run_id, message,
               api_visibility="private")
+    download.click(download_model, run_id, [download_file, message], api_name="download_model")
 
     def refresh_runs():
         rows = runs_table()
