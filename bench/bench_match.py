@@ -13,7 +13,7 @@ a fine-tuned model packs statements into) and their local density, but they are 
 report says which pools used them. Encoding 1M statements at a few hundred a second on this CPU would
 take about an hour, which is why the default encodes 10,000.
 
-For each pool size: compat's choice (exact below compat.vector_index.EXACT_BELOW, the faiss IVF index
+For each pool size: compat's choice (exact below compat.evaluation.vector_index.EXACT_BELOW, the faiss IVF index
 above), the IVF index's build time (k-means, adding, and tuning nprobe against exact search), then one
 query at a time (the way `compat match` asks): p50/p95 latency of the IVF index and of exact search,
 and recall@10 of the index against exact search on the held-out queries.
@@ -55,7 +55,7 @@ def composed_statements(seed: int = 0) -> list[str]:
 
 def stand_ins(real: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, float]:
     """n vectors: a random real row plus Gaussian noise of the real nearest-neighbour distance, normalised."""
-    from compat.vector_index import exact_search
+    from compat.evaluation.vector_index import exact_search
 
     rng = np.random.default_rng(seed)
     sample = real[rng.choice(len(real), size=min(500, len(real)), replace=False)]
@@ -93,7 +93,7 @@ def one_at_a_time(search, queries: np.ndarray) -> list[float]:
 
 
 def measure(pool: np.ndarray, queries: np.ndarray, k: int) -> dict:
-    from compat.vector_index import EXACT_BELOW, build_index, exact_search, recall_at_k
+    from compat.evaluation.vector_index import EXACT_BELOW, build_index, exact_search, recall_at_k
 
     started = time.perf_counter()
     index = build_index(pool, exact_below=0)  # the IVF index, whatever the size: it is what we measure

@@ -20,8 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("compat.store.cli", "add a pair file to the label store"),
     "export": ("compat.store.cli", "write the store's current labels"),
     "serve": ("compat.ui.cli", "the web app (the same as python app.py)"),
-    "export-model": ("compat.export_cli", "a standalone sentence-transformers folder with a model card"),
-    "match": ("compat.match_cli", "the statements of a pool most compatible with one statement"),
+    "export-model": ("compat.export.cli", "a standalone sentence-transformers folder with a model card"),
+    "match": ("compat.evaluation.match_cli", "the statements of a pool most compatible with one statement"),
 }
 
 

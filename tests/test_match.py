@@ -42,7 +42,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 @needs_default
 def test_index_search_returns_the_exact_top_k(pool_and_queries):
-    from compat.vector_index import build_index, exact_search, recall_at_k
+    from compat.evaluation.vector_index import build_index, exact_search, recall_at_k
 
     _, _, emb, queries = pool_and_queries
     index = build_index(emb, exact_below=0)  # a faiss IVF index even for this small pool
@@ -60,7 +60,7 @@ def test_index_search_returns_the_exact_top_k(pool_and_queries):
 
 @needs_default
 def test_small_pools_search_exactly_and_indexes_are_cached(pool_and_queries, compat_home):
-    from compat.vector_index import pool_index
+    from compat.evaluation.vector_index import pool_index
 
     model, pool, _, _ = pool_and_queries
     assert pool_index(model, pool).kind == "exact"
@@ -74,7 +74,7 @@ def test_small_pools_search_exactly_and_indexes_are_cached(pool_and_queries, com
 
 @needs_default
 def test_match_pool_ranks_by_cosine_and_leaves_the_query_out(pool_and_queries, tmp_path):
-    from compat.pool import match_pool, read_pool
+    from compat.evaluation.pool import match_pool, read_pool
 
     model, pool, emb, _ = pool_and_queries
     file = tmp_path / "pool.jsonl"
@@ -91,7 +91,7 @@ def test_match_pool_ranks_by_cosine_and_leaves_the_query_out(pool_and_queries, t
 
 
 def test_pool_files_name_every_bad_line(tmp_path):
-    from compat.pool import PoolFileError, read_pool
+    from compat.evaluation.pool import PoolFileError, read_pool
 
     good = tmp_path / "people.txt"
     good.write_text("I love hiking\n\nboy: Clubs drain me\n")

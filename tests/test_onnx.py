@@ -65,7 +65,7 @@ import json, sys
 from compat.scoring import score
 from compat.evaluation.evaluate import run_evaluation
 from compat.pairs import load_pairs
-from compat.pool import match_pool, read_pool
+from compat.evaluation.pool import match_pool, read_pool
 s = score({PAIR[0]!r}, {PAIR[1]!r}, {str(onnx_export)!r})
 e = run_evaluation({str(onnx_export)!r}, load_pairs({str(REPO_ROOT / 'data' / 'test.jsonl')!r})[:60])
 m, _ = match_pool({str(onnx_export)!r}, read_pool({str(pool)!r}), "I'd never date a smoker", 2)

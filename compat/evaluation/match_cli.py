@@ -26,8 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from compat.evaluation.pool import PoolFileError, match_pool, read_pool
     from compat.models import ModelNotFound
-    from compat.pool import PoolFileError, match_pool, read_pool
     from compat.text import StatementError, clean_statement
 
     if args.k < 1:

@@ -109,8 +109,8 @@ def match_pool(model, entries: list[PoolEntry], query: str, k: int = 10) -> tupl
     it is the same statement, not a match. Returns (matches, the index's info: kind, n, nprobe ...).
     Raises StatementError for an unusable query, compat.models.ModelNotFound for an unknown model.
     """
+    from compat.evaluation.vector_index import pool_index
     from compat.models import load_model
-    from compat.vector_index import pool_index
 
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")

@@ -60,10 +60,10 @@ def find_matches(statement: str) -> tuple[list[list], str]:
 
 
 def find_pool_matches(statement: str, pool_file: str | None, k: int = 10) -> tuple[list[list], str]:
-    """The k statements of an uploaded pool (.jsonl or .txt, see compat.pool) most compatible with
+    """The k statements of an uploaded pool (.jsonl or .txt, see compat.evaluation.pool) most compatible with
     `statement`, by the fine-tuned model: rows of [id, statement, cosine, compatible], and a note."""
     from compat.active import active_finetuned
-    from compat.pool import PoolFileError, match_pool, read_pool
+    from compat.evaluation.pool import PoolFileError, match_pool, read_pool
     from compat.text import StatementError
 
     if not pool_file:
