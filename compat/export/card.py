@@ -7,13 +7,13 @@ limits are rules over those numbers, so a better run gets a card that says less 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import yaml
 
 from compat.export.folder import CALIBRATION_FILE, PROBABILITY_FORMULA
+from compat.training.data import file_sha256
 
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 METRIC_COLUMNS = (("auc", "ROC-AUC"), ("cohen_d", "Cohen's d"), ("accuracy", "accuracy"), ("f1", "F1"),
@@ -33,13 +33,6 @@ def _fmt(value) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
 
 
-def _sha256(file: Path) -> str:
-    h = hashlib.sha256()
-    with open(file, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def find_data_metadata(config: dict) -> tuple[dict, str]:
     """The generator's metadata.json of the data the run trained on, and where it was found.
@@ -58,7 +51,7 @@ def find_data_metadata(config: dict) -> tuple[dict, str]:
         candidates += [Path(data_setting), REPO_ROOT / data_setting]
     for folder in candidates:
         meta, train_file = folder / "metadata.json", folder / "train.jsonl"
-        if meta.is_file() and train_file.is_file() and train.get("sha256") == _sha256(train_file):
+        if meta.is_file() and train_file.is_file() and train.get("sha256") == file_sha256(train_file):
             return _read_json(meta), str(meta)
     return {}, ""
 

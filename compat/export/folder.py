@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from compat.training.finalize import make_readable
+
 EXPORT_FILE = "compat_export.json"
 CALIBRATION_FILE = "compat_calibration.json"
 EXPORT_FORMAT = "compat-export/1"
@@ -94,12 +96,6 @@ def _versions() -> dict:
     return found
 
 
-def _make_readable(folder: Path) -> None:
-    """mkdtemp makes a private folder; an exported model is meant to be shared."""
-    folder.chmod(0o755)
-    for path in folder.rglob("*"):
-        path.chmod(0o755 if path.is_dir() else 0o644)
-
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
     """Rename the finished folder onto `out`; an existing export is moved aside first, then deleted."""
@@ -154,7 +150,7 @@ def export_model(model: str, out: str | os.PathLike, *, force: bool = False, fmt
                     "created": time.time(), "versions": _versions()}
         (tmp / EXPORT_FILE).write_text(json.dumps(manifest, indent=1) + "\n")
         write_card(tmp, loaded, source, manifest)
-        _make_readable(tmp)
+        make_readable(tmp)  # mkdtemp makes a private folder; an export is meant to be shared
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

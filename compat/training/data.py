@@ -207,6 +207,7 @@ def to_dataset(pairs: list[dict], loss: str, unrelated: float = 0.0, seed: int =
 
 
 def file_sha256(path: Path) -> str:
+    """The file's SHA-256, hex (read in 1 MiB blocks)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -31,7 +31,7 @@ def save_weights(built, run_dir: Path, base: str | None = None) -> Path:
             save_full(built.encoder, tmp)
         else:
             save_adapter(built.encoder, tmp, base)
-        _make_readable(tmp)
+        make_readable(tmp)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -41,7 +41,7 @@ def save_weights(built, run_dir: Path, base: str | None = None) -> Path:
     return final
 
 
-def _make_readable(folder: Path) -> None:
+def make_readable(folder: Path) -> None:
     """mkdtemp makes a private folder; a model is shared (with the app, or shipped in the repo)."""
     folder.chmod(0o755)
     for path in folder.rglob("*"):
