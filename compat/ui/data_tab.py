@@ -143,3 +143,5 @@ def build(ctx) -> None:
     gr.api(data_api.list_pairs, api_name="list_pairs")
     gr.api(data_api.relabel, api_name="relabel")
     gr.api(data_api.bulk_relabel, api_name="bulk_relabel")
+    gr.api(data_api.add_pair, api_name="add_pair")
+    gr.api(data_api.delete_pair, api_name="delete_pair")
