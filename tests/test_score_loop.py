@@ -78,3 +78,30 @@ def test_store_import_takes_csv_and_jsonl(tmp_path, suffix):
     other = LabelStore(tmp_path / "m.db")
     assert other.import_pairs(tmp_path / f"out{suffix}").added == 1
     assert other.rows()[0].to_pair() == store.rows()[0].to_pair()
+
+
+def test_score_file_scores_good_rows_names_bad_ones_and_writes_atomically(compat_home, base_model, monkeypatch,
+                                                                         tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    monkeypatch.setattr("compat.active.active_finetuned", lambda: "base")
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"text_1": "boy: I smoke daily", "text_2": "girl: never a smoker", "label": 0}\nnot json\n'
+                     '{"text_1": "", "text_2": "x"}\n{"text_1": "I hike", "text_2": "Camping is my thing"}\n')
+    out, note = score_loop.score_uploaded_file(str(pairs))
+    rows = [json.loads(line) for line in open(out)]
+    assert len(rows) == 2 and rows[0]["label"] == 0 and {"base_cosine", "tuned_cosine", "probability"} <= rows[1].keys()
+    assert "line 2: not valid JSON" in note and "line 3:" in note
+    assert score_loop.score_uploaded_file(None)[0] is None
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text_1,text_2\n,\n")
+    assert score_loop.score_uploaded_file(str(bad)) == (None, score_loop.score_uploaded_file(str(bad))[1])
+    scored = tmp_path / "scored.csv"
+    done = subprocess.run([sys.executable, "-m", "compat", "score", "--file", str(pairs), "--out", str(scored),
+                           "--model", "base"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "pairs.jsonl:2:" in done.stderr and scored.read_text().count("\n") == 3
+    failed = subprocess.run([sys.executable, "-m", "compat", "score", "--file", str(bad), "--out",
+                             str(tmp_path / "x.jsonl"), "--model", "base"], capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 2 and not (tmp_path / "x.jsonl").exists()

@@ -135,3 +135,25 @@ def check_examples():
     import pandas as pd
 
     return pd.DataFrame(example_rows(check=True), columns=EXAMPLE_COLUMNS)
+
+
+def score_uploaded_file(pairs_file: str | None) -> tuple[str | None, str]:
+    """The `score_file` endpoint: a JSONL or CSV file of pairs scored by the base and the active fine-tuned
+    model (compat.batch_scoring); returns (the scored file to download, or None, and a message naming every
+    bad line). Never raises for a bad file: the message says why."""
+    import tempfile
+    from pathlib import Path
+
+    from compat.active import active_finetuned
+    from compat.batch_scoring import score_file, write_scored
+
+    if not pairs_file:
+        return None, "Upload a .jsonl or .csv file of pairs (text_1, text_2) first."
+    scored = score_file(pairs_file, active_finetuned() or "base")
+    bad = "".join(f"\nline {e.line}: {e.message}" for e in scored.errors)
+    if not scored.rows:
+        return None, f"No row could be scored.{bad}"
+    suffix = ".csv" if str(pairs_file).lower().endswith(".csv") else ".jsonl"
+    out = Path(tempfile.mkdtemp(prefix="compat-scored-")) / f"scored{suffix}"
+    write_scored(out, scored)
+    return str(out), f"Scored {len(scored.rows):,} rows with base and {scored.model}; {len(scored.errors)} bad.{bad}"

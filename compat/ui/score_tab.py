@@ -126,6 +126,14 @@ def build(ctx) -> None:
                                 interactive=False, wrap=True, elem_id="score-examples")
         check = gr.Button("Check the examples against the current model", elem_id="score-check-examples")
 
+    with gr.Accordion("Score a file of pairs", open=False):
+        batch_in = gr.File(label="Pairs: .jsonl or .csv with text_1, text_2 (other fields kept)",
+                           file_types=[".jsonl", ".csv"], type="filepath", elem_id="score-batch-in")
+        batch_button = gr.Button("Score the file", elem_id="score-batch")
+        batch_out = gr.File(label="Scored file (base_cosine, tuned_cosine, probability per row)", interactive=False)
+        batch_note = gr.Textbox(label="About the scoring", interactive=False, lines=3, elem_id="score-batch-note")
+    batch_button.click(score_loop.score_uploaded_file, batch_in, [batch_out, batch_note], api_name="score_file")
+
     saved_name = gr.BrowserState("", storage_key=ANNOTATOR_KEY, secret="compat-annotator-name")
     private = {"api_visibility": "private"}
     outputs = [base, tuned, verdict, message]
