@@ -87,6 +87,12 @@ def read_pairs(path: str | os.PathLike, *, text: str | None = None) -> PairFile:
     name = str(path)
     result = PairFile()
     seen: dict[tuple[str, str], int] = {}
+    if text is None and name.lower().endswith(".csv"):
+        try:
+            text = csv_as_jsonl(path)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            result.errors.append(LineError(name, 0, f"not a readable UTF-8 CSV file ({exc})"))
+            return result
     source = io.StringIO(text) if text is not None else open(path, encoding="utf-8", errors="strict")
     with source as fh:
         try:
@@ -119,6 +125,36 @@ def read_pairs(path: str | os.PathLike, *, text: str | None = None) -> PairFile:
         result.pairs.append(obj)
         result.line_numbers.append(number)
     return result
+
+
+def _csv_value(key: str, cell: str):
+    """A CSV cell as a pair's value: the label "0" / "1" as the integer, a JSON object or list (as to_csv
+    writes them) parsed, anything else the string itself (so validation names a bad label)."""
+    if key == "label" and cell.strip() in ("0", "1"):
+        return int(cell)
+    if cell[:1] in "{[" and cell:
+        try:
+            return json.loads(cell)
+        except json.JSONDecodeError:
+            return cell
+    return cell
+
+
+def csv_as_jsonl(path: str | os.PathLike) -> str:
+    """A CSV pair file (a header naming text_1, text_2, label and any other fields, as `export --format csv`
+    writes it) as JSONL text whose line numbers are the CSV's: each record on the line where it ends, the
+    header and padding blank. Empty cells are left out."""
+    with open(path, encoding="utf-8-sig", errors="strict", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None) or []
+        lines = [""] * reader.line_num
+        for record in reader:
+            if not any(cell.strip() for cell in record):
+                continue
+            pair = {k: _csv_value(k, v) for k, v in zip(header, record) if k and v != ""}
+            lines += [""] * (reader.line_num - 1 - len(lines))
+            lines.append(json.dumps(pair, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
 
 
 def load_pairs(path: str | os.PathLike) -> list[dict]:

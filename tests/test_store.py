@@ -192,7 +192,7 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path):
         conn.execute("INSERT INTO pairs (text_1, text_2, label, origin, source, pair_key, created, updated) VALUES"
                      " ('boy: I smoke daily', 'girl: never a smoker', 0, 'imported', 'imported', 'k', 'then', 'then')")
     store = LabelStore(path)
-    assert store.schema_version() == len(MIGRATIONS) == 3
+    assert store.schema_version() == len(MIGRATIONS) == 4
     assert [r.id for r in store.query(Filters(search="SMOKER")).rows] == [1]  # indexed by the migration
     store.import_pairs(ORIGINAL)
     assert store.query(Filters(search="pack a day")).total == 1  # and kept up to date afterwards

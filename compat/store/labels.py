@@ -113,6 +113,13 @@ class LabelStore:
                 return
         except sqlite3.OperationalError:
             pass  # a new file: no schema_version table yet
+        self._conn().execute("PRAGMA foreign_keys=OFF")  # a migration may rebuild a table (schema.py, 4)
+        try:
+            self._apply_migrations()
+        finally:
+            self._conn().execute("PRAGMA foreign_keys=ON")
+
+    def _apply_migrations(self) -> None:
         with self._transaction() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)")
             current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
@@ -123,6 +130,8 @@ class LabelStore:
                 for statement in MIGRATIONS[version - 1]:
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version, _now()))
+            if conn.execute("PRAGMA foreign_key_check").fetchone():
+                raise RuntimeError(f"{self.path}: the migration left a dangling reference; nothing was changed")
 
     def schema_version(self) -> int:
         return self._conn().execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
@@ -217,6 +226,7 @@ class LabelStore:
     def _row(r: sqlite3.Row, history: tuple[HistoryEntry, ...] = ()) -> PairRow:
         values = {n: r[n] for n in ROW_FIELDS}
         values["extra"] = json.loads(values["extra"])
+        values["deleted"] = bool(values["deleted"])
         return PairRow(**values, history=history)
 
     def query(self, filters: Filters | None = None, sort: str = "id", descending: bool = False,
@@ -256,7 +266,7 @@ class LabelStore:
             raise PairNotFound(f"no pair #{pair_id}")
         history = tuple(
             HistoryEntry(h["pair_id"], h["old_label"], h["new_label"], h["annotator"], h["at"], h["note"],
-                         h["change_id"])
+                         h["change_id"], h["action"])
             for h in conn.execute("SELECT * FROM label_history WHERE pair_id = ? ORDER BY id", (row["id"],))
         )
         return self._row(row, history)
@@ -264,9 +274,10 @@ class LabelStore:
     def counts(self) -> Counts:
         """How many pairs, by label, edited, and by split."""
         with self._transaction(write=False) as conn:  # each from its index, not a scan of the table
-            by_label = dict(conn.execute("SELECT label, COUNT(*) FROM pairs GROUP BY label").fetchall())
-            edited = conn.execute("SELECT COUNT(*) FROM pairs WHERE origin = 'edited'").fetchone()[0]
-            by_split = {s or "": n for s, n in conn.execute("SELECT split, COUNT(*) FROM pairs GROUP BY split")}
+            by_label = dict(conn.execute("SELECT label, COUNT(*) FROM pairs WHERE deleted = 0 GROUP BY label"))
+            edited = conn.execute("SELECT COUNT(*) FROM pairs WHERE origin = 'edited' AND deleted = 0").fetchone()[0]
+            by_split = {s or "": n for s, n in
+                        conn.execute("SELECT split, COUNT(*) FROM pairs WHERE deleted = 0 GROUP BY split")}
         compatible, incompatible = by_label.get(1, 0), by_label.get(0, 0)
         return Counts(compatible + incompatible, compatible, incompatible, edited, by_split)
 
@@ -341,6 +352,10 @@ class LabelStore:
                                   " IS NULL ORDER BY id DESC LIMIT 1", (annotator,)).fetchone()
             if change is None:
                 return None
+            if change["kind"] in ("add", "delete"):  # membership changes: compat.store.edits
+                from compat.store.edits import undo_membership
+
+                return undo_membership(conn, change, annotator, self._change)
             # A pair is put back only if no change to it made after this one still stands.
             rows = conn.execute(
                 "SELECT h.pair_id, h.old_label, p.label = h.new_label AND NOT EXISTS (SELECT 1 FROM"

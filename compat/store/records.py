@@ -40,6 +40,7 @@ class HistoryEntry:
     at: str
     note: str | None
     change_id: int
+    action: str = "label"  # label (a relabel), add (added by hand), delete or restore
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class PairRow:
     version: int
     created: str
     updated: str
+    source: str = "generated"
+    deleted: bool = False
     history: tuple[HistoryEntry, ...] = ()
 
     def to_pair(self) -> dict:
@@ -85,6 +88,8 @@ class Filters:
     split: str | None = None
     edited: bool | None = None
     search: str | None = None
+    source: str | None = None  # generated, imported or hand-added
+    deleted: bool | None = False  # False: live pairs (the default), True: deleted ones, None: both
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,19 @@ from __future__ import annotations
 
 from compat.store.records import Filters
 
+_V3_PAIR_COLUMNS = ("id, text_1, text_2, speaker_1, speaker_2, label, category, subcategory, pair_type, explanation,"
+                    " split, extra, origin, source, version, pair_key, created, updated")
+PAIR_COLUMNS_V4 = """id INTEGER PRIMARY KEY, text_1 TEXT NOT NULL, text_2 TEXT NOT NULL,
+    speaker_1 TEXT, speaker_2 TEXT, label INTEGER NOT NULL CHECK (label IN (0, 1)),
+    category TEXT, subcategory TEXT, pair_type TEXT, explanation TEXT, split TEXT,
+    extra TEXT NOT NULL DEFAULT '{}',
+    origin TEXT NOT NULL CHECK (origin IN ('generated', 'imported', 'hand-added', 'edited')),
+    source TEXT NOT NULL CHECK (source IN ('generated', 'imported', 'hand-added')),
+    version INTEGER NOT NULL DEFAULT 1, pair_key TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL, updated TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1))"""
+SOURCES = ("generated", "imported", "hand-added")
+
 # Each entry moves the schema one version up; entries are never edited once released, only appended.
 MIGRATIONS: list[tuple[str, ...]] = [
     (
@@ -49,6 +62,34 @@ MIGRATIONS: list[tuple[str, ...]] = [
     # 3: new pairs are indexed by _insert in one statement per import; the per-row trigger made a 50,000-pair
     # import 4x slower (measured: 11.7 s against 3.8 s).
     ("DROP TRIGGER pairs_text_insert",),
+    # 4: pairs added by hand (source and origin 'hand-added'), soft delete (`deleted`, with history and undo),
+    # and history rows that say what they record (`action`). SQLite cannot change a CHECK in place, so
+    # pairs and changes are rebuilt (its 12-step ALTER; LabelStore._migrate turns foreign keys off for it).
+    (
+        f"CREATE TABLE pairs_v4 ({PAIR_COLUMNS_V4})",
+        f"INSERT INTO pairs_v4 ({_V3_PAIR_COLUMNS}) SELECT {_V3_PAIR_COLUMNS} FROM pairs",
+        "DROP TABLE pairs",
+        "ALTER TABLE pairs_v4 RENAME TO pairs",
+        *(f"CREATE INDEX pairs_{c} ON pairs({c}, id)" for c in
+          ("label", "category", "pair_type", "split", "origin", "updated", "text_1", "text_2", "source",
+           "deleted")),
+        "CREATE TRIGGER pairs_text_delete AFTER DELETE ON pairs BEGIN INSERT INTO pairs_text(pairs_text, rowid,"
+        " text_1, text_2, explanation) VALUES ('delete', old.id, old.text_1, old.text_2, old.explanation); END",
+        "CREATE TRIGGER pairs_text_update AFTER UPDATE OF text_1, text_2, explanation ON pairs BEGIN"
+        " INSERT INTO pairs_text(pairs_text, rowid, text_1, text_2, explanation) VALUES ('delete', old.id,"
+        " old.text_1, old.text_2, old.explanation); INSERT INTO pairs_text(rowid, text_1, text_2, explanation)"
+        " VALUES (new.id, new.text_1, new.text_2, new.explanation); END",
+        """CREATE TABLE changes_v4 (
+            id INTEGER PRIMARY KEY, annotator TEXT NOT NULL, at TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('relabel', 'bulk', 'undo', 'add', 'delete')), note TEXT,
+            undone_by INTEGER REFERENCES changes(id))""",
+        "INSERT INTO changes_v4 SELECT id, annotator, at, kind, note, undone_by FROM changes",
+        "DROP TABLE changes",
+        "ALTER TABLE changes_v4 RENAME TO changes",
+        "CREATE INDEX changes_annotator ON changes(annotator, id)",
+        "ALTER TABLE label_history ADD COLUMN action TEXT NOT NULL DEFAULT 'label'"
+        " CHECK (action IN ('label', 'add', 'delete', 'restore'))",
+    ),
 ]
 
 
@@ -71,6 +112,14 @@ def where(filters: Filters | None) -> tuple[str, list]:
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if f.deleted is not None:  # live pairs only unless asked: deleted ones stay out of queries and files
+        clauses.append("deleted = ?")
+        params.append(1 if f.deleted else 0)
+    if f.source is not None:
+        if f.source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {f.source!r}")
+        clauses.append("source = ?")
+        params.append(f.source)
     if f.edited is not None:
         clauses.append("origin = 'edited'" if f.edited else "origin != 'edited'")
     text = (f.search or "").strip()

@@ -3,7 +3,8 @@
 Tab contract: a module compat/ui/<name>_tab.py defines `build(ctx: AppContext) -> None`; it is called
 inside `with gr.Tab(label, id=name)` and creates that tab's components and events. Shared things live
 on `ctx`: `ctx.tabs` (the gr.Tabs, select another tab with `gr.Tabs(selected="data")` as an output),
-`ctx.pair_focus` (a hidden Textbox: set it to a pair id to show that pair in the Data tab).
+`ctx.pair_focus` (a hidden Textbox: set it to a pair id to show that pair in the Data tab), `ctx.data_source`
+(set it to "hand-added#<anything>" to filter the Data tab to that source).
 Events meant for scripts get an `api_name` (docs/conventions.md); the others `api_visibility="private"`.
 Library work (models, store, runner) is imported inside the event functions so the page starts fast.
 """
@@ -27,6 +28,7 @@ class AppContext:
 
     tabs: gr.Tabs | None = None
     pair_focus: gr.Textbox | None = None
+    data_source: gr.Textbox | None = None  # "hand-added#<nonce>": the Data tab filters to that source
 
 
 def build_app() -> gr.Blocks:
@@ -38,6 +40,7 @@ def build_app() -> gr.Blocks:
             "not just topic similarity."
         )
         ctx.pair_focus = gr.Textbox(visible=False, elem_id="pair-focus")
+        ctx.data_source = gr.Textbox(visible=False, elem_id="data-source-focus")
         with gr.Tabs() as ctx.tabs:
             for label, name in TABS:
                 with gr.Tab(label, id=name):

@@ -22,6 +22,7 @@ PAGE = 50
 ANY = "any"
 LABELS = {ANY: None, "compatible (1)": 1, "incompatible (0)": 0}
 EDITED = {ANY: None, "edited": True, "not edited": False}
+SOURCES = [ANY, "generated", "imported", "hand-added"]
 TABLE = ["id", "label", "statement A", "statement B", "category", "pair type", "split", "edited"]
 HISTORY = ["when (UTC)", "who", "from", "to", "note"]
 PAIR_VIEW_VALUES = 6  # what pair_view returns: statement A, statement B, explanation, info, history, version
@@ -30,7 +31,7 @@ PAIR_VIEW_VALUES = 6  # what pair_view returns: statement A, statement B, explan
 @dataclass(frozen=True)
 class View:
     """What the filter and sort controls say, in the order compat.ui.data_tab.build passes them as inputs
-    (label, category, pair type, split, edited, search, sort, descending)."""
+    (label, category, pair type, split, edited, search, sort, descending, source)."""
 
     label: str = ANY
     category: str = ANY
@@ -40,6 +41,7 @@ class View:
     search: str = ""
     sort: str = "id"
     descending: bool = False
+    source: str = ANY
 
     def filters(self) -> Filters:
         """The store's Filters for these controls ("any" and blanks filter nothing)."""
@@ -48,7 +50,7 @@ class View:
 
         return Filters(label=LABELS.get(self.label), category=chosen(self.category),
                        pair_type=chosen(self.pair_type), split=chosen(self.split), edited=EDITED.get(self.edited),
-                       search=(self.search or "").strip() or None)
+                       search=(self.search or "").strip() or None, source=chosen(self.source))
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,12 @@ def pair_view(pair_id: int | None):
     if pair_id is None:
         return "", "", "", "No pair selected.", pd.DataFrame(columns=HISTORY), None
     row = shared_store().get(int(pair_id))
-    history = [[h.at.replace("T", " ")[:19], h.annotator, h.old_label, h.new_label, h.note or ""]
+    history = [[h.at.replace("T", " ")[:19], h.annotator, h.old_label, h.new_label,
+                ("" if h.action == "label" else f"[{h.action}] ") + (h.note or "")]
                for h in reversed(row.history)]
     edited = "edited by hand" if row.origin == "edited" else row.origin
+    if row.deleted:
+        edited += " · **deleted** (Undo brings it back)"
     info = (f"Pair #{row.id} · **{label_text(row.label)}** · {row.category or '-'} / {row.subcategory or '-'}"
             f" · {row.pair_type or '-'} · split {row.split or '-'} · {edited} · version {row.version}")
     return row.text_1, row.text_2, row.explanation or "", info, pd.DataFrame(history, columns=HISTORY), row.version
@@ -148,7 +153,7 @@ def import_file(path: str | None, skip_bad: bool) -> str:
     from compat.pairs import PairFileError
 
     if not path:
-        return "Choose a .jsonl file first."
+        return "Choose a .jsonl or .csv file first."
     try:
         report = shared_store().import_pairs(path, origin="imported", skip_bad=bool(skip_bad))
     except PairFileError as exc:
@@ -335,3 +340,31 @@ def import_and_refresh(path: str | None, skip_bad: bool, *view):
 def export_view(fmt: str, scope: str, *view):
     """Export all pairs, the filtered ones or the edited ones, as a file to download."""
     return export_file(fmt, scope, View(*view).filters())
+
+
+def delete_selected(cursor: Cursor, annotator: str, offset: int, *view):
+    """Delete the selected pair (a soft delete: out of lists, exports and training; Undo brings it back)."""
+    from compat.store.edits import delete_pairs
+
+    if cursor.pair_id is None:
+        text = "Select a pair first."
+    elif not (annotator or "").strip():
+        text = "Type your name in 'Annotator' first."
+    else:
+        try:
+            done = delete_pairs(shared_store(), [cursor.pair_id], annotator, note="deleted in the Data tab")
+            text = (f"Deleted pair #{cursor.pair_id}: it is out of lists, exports and training snapshots. "
+                    "Undo my last change brings it back." if done else f"Pair #{cursor.pair_id} was deleted already.")
+        except PairNotFound:
+            text = f"No pair #{cursor.pair_id} in the store."
+    return [text, *table_view(offset, View(*view)), *pair_view(cursor.pair_id)]
+
+
+def focus_source(value: str, *view):
+    """Another tab asked for the pairs of one source (ctx.data_source, "hand-added#<nonce>"): set the source
+    filter and show the first page under it."""
+    source = (value or "").split("#", 1)[0]
+    if source not in SOURCES:
+        return [gr.skip()] * (len(TableView._fields) + 2)  # the drop-down and the cursor too
+    out = table_view(0, View(*view[:-1], source))
+    return [source, *out, Cursor(tuple(out.ids))]

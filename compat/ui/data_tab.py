@@ -2,9 +2,10 @@
 
 Buttons or keys (1 compatible, 0 incompatible, arrows for next / previous), a bulk relabel of everything
 the filter matches (after a confirmation that says how many), undo, the history of each label, a review
-queue ranked by how strongly the fine-tuned model disagrees with the label, import and export.
+queue ranked by how strongly the fine-tuned model disagrees with the label, delete (soft, undoable), a filter
+for where pairs came from (hand-added), import (JSONL or CSV) and export.
 This module lays the tab out and wires its events to the handlers in compat/ui/data_events.py; the API
-endpoints (`list_pairs`, `relabel`, `bulk_relabel`) are in compat/ui/data_api.py.
+endpoints (`list_pairs`, `relabel`, `bulk_relabel`, `add_pair`, `delete_pair`) are in compat/ui/data_api.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import gradio as gr
 
 from compat.store.review import COLUMNS as REVIEW
 from compat.ui import data_api, data_events
-from compat.ui.data_events import ANY, EDITED, HISTORY, LABELS, TABLE, Cursor
+from compat.ui.data_events import ANY, EDITED, HISTORY, LABELS, SOURCES, TABLE, Cursor
 
 SORTS = [("id", "id"), ("last changed", "updated"), ("label", "label"), ("category", "category"),
          ("pair type", "pair_type"), ("split", "split"), ("statement A", "text_1"), ("statement B", "text_2")]
@@ -53,6 +54,7 @@ def build(ctx) -> None:
         f_type = gr.Dropdown([ANY], value=ANY, label="Pair type")
         f_split = gr.Dropdown([ANY], value=ANY, label="Split")
         f_edited = gr.Dropdown(list(EDITED), value=ANY, label="Edited")
+        f_source = gr.Dropdown(SOURCES, value=ANY, label="Source", elem_id="data-source")
     with gr.Row():
         search = gr.Textbox(label="Search", placeholder="text in either statement or the explanation, then Enter",
                             scale=3)
@@ -76,6 +78,7 @@ def build(ctx) -> None:
         mark_0 = gr.Button("Incompatible (0)", variant="stop", elem_id="data-incompatible")
         prev = gr.Button("↑ Previous", elem_id="data-prev")
         nxt = gr.Button("↓ Next", elem_id="data-next")
+        delete = gr.Button("Delete", elem_id="data-delete")
         undo = gr.Button("Undo my last change", elem_id="data-undo")
     message = gr.Textbox(label="Message", interactive=False, elem_id="data-message")
     history = gr.Dataframe(headers=HISTORY, interactive=False, label="Label history (newest first)",
@@ -93,7 +96,8 @@ def build(ctx) -> None:
         review = gr.Dataframe(headers=REVIEW, interactive=False, wrap=True, max_height=360)
     with gr.Accordion("Import / export", open=False):
         with gr.Row():
-            upload = gr.File(label="Pair file (.jsonl)", file_types=[".jsonl"], type="filepath", height=140)
+            upload = gr.File(label="Pair file (.jsonl, or .csv with a header: text_1, text_2, label, ...)",
+                             file_types=[".jsonl", ".csv"], type="filepath", height=140)
             with gr.Column():
                 skip_bad = gr.Checkbox(label="Skip bad lines (otherwise a bad file is refused whole)")
                 do_import = gr.Button("Import")
@@ -108,7 +112,7 @@ def build(ctx) -> None:
     cursor = gr.State(Cursor())  # what ↑/↓ walk through
     page_ids, review_ids = gr.State([]), gr.State([])
     version, offset, bulk_count = gr.State(None), gr.State(0), gr.State(None)
-    view = [f_label, f_category, f_type, f_split, f_edited, search, sort, descending]  # View's fields
+    view = [f_label, f_category, f_type, f_split, f_edited, search, sort, descending, f_source]  # View's fields
     table_out = [table, page_info, offset, page_ids, counts]  # TableView's fields
     detail_out = [text_1, text_2, explanation, info, history, version]  # pair_view's values
     private = {"api_visibility": "private"}
@@ -116,18 +120,23 @@ def build(ctx) -> None:
     gr.on(None, data_events.load_tab, inputs=None, outputs=[*table_out, f_category, f_type, f_split], **private)
     saved_name.change(data_events.normalised_name, saved_name, annotator, **private)
     gr.on([annotator.submit, annotator.blur], data_events.normalised_name, annotator, saved_name, **private)
-    gr.on([c.change for c in (f_label, f_category, f_type, f_split, f_edited, sort, descending)] + [search.submit],
+    gr.on([c.change for c in (f_label, f_category, f_type, f_split, f_edited, sort, descending, f_source)]
+          + [search.submit],
           data_events.refilter, view, [*table_out, cursor], **private)
     prev_page.click(data_events.previous_page, [offset, *view], [*table_out, cursor], **private)
     next_page.click(data_events.next_page, [offset, *view], [*table_out, cursor], **private)
     table.select(data_events.select_in_table, page_ids, [*detail_out, cursor, message], **private)
     review.select(data_events.select_in_review, review_ids, [*detail_out, cursor, message], **private)
+    ctx.data_source.change(data_events.focus_source, [ctx.data_source, *view], [f_source, *table_out, cursor],
+                           **private)
     ctx.pair_focus.change(data_events.focus_pair, ctx.pair_focus, [*detail_out, cursor, message], **private)
     prev.click(data_events.previous_pair, [cursor, offset, *view], [*table_out, *detail_out, cursor], **private)
     nxt.click(data_events.next_pair, [cursor, offset, *view], [*table_out, *detail_out, cursor], **private)
     for button, handler in ((mark_1, data_events.mark_compatible), (mark_0, data_events.mark_incompatible)):
         button.click(handler, [cursor, version, annotator, offset, *view], [message, *table_out, *detail_out],
                      **private)
+    delete.click(data_events.delete_selected, [cursor, annotator, offset, *view],
+                 [message, *table_out, *detail_out], **private)
     undo.click(data_events.undo_last, [cursor, annotator, offset, *view], [message, *table_out, *detail_out],
                **private)
     bulk_ask.click(data_events.ask_bulk, [bulk_label, *view], [confirm_row, confirm_text, bulk_count, message],
@@ -143,3 +152,5 @@ def build(ctx) -> None:
     gr.api(data_api.list_pairs, api_name="list_pairs")
     gr.api(data_api.relabel, api_name="relabel")
     gr.api(data_api.bulk_relabel, api_name="bulk_relabel")
+    gr.api(data_api.add_pair, api_name="add_pair")
+    gr.api(data_api.delete_pair, api_name="delete_pair")

@@ -1,10 +1,12 @@
-"""Score tab: two statements in, base and fine-tuned compatibility side by side."""
+"""Score tab: two statements in; the fine-tuned verdict first, the base model's cosine beside it, the
+evidence ("Why"), "This is wrong / right" into the label store (compat/ui/score_loop.py), and matching."""
 
 from __future__ import annotations
 
 import gradio as gr
 
 from compat.scoring import EXAMPLE_PAIRS
+from compat.ui.data_tab import ANNOTATOR_KEY
 
 EXAMPLES = [[a, b] for a, b, _ in EXAMPLE_PAIRS]
 
@@ -82,23 +84,72 @@ def find_pool_matches(statement: str, pool_file: str | None, k: int = 10) -> tup
 
 
 def build(ctx) -> None:
+    from compat.ui import score_loop
+
     gr.Markdown(
-        "Type what two people say about themselves. The base model measures topic similarity; "
-        "the fine-tuned model should measure compatibility."
+        "Type what two people say about themselves. The fine-tuned model gives a verdict; the base model's "
+        "cosine beside it measures topic similarity. If the verdict is wrong, say so: the pair goes into "
+        "the label store for the next training run."
     )
     with gr.Row():
         text_a = gr.Textbox(label="Person A", lines=2, max_length=5000, placeholder="boy: I love lazy Sundays")
         text_b = gr.Textbox(label="Person B", lines=2, max_length=5000, placeholder="girl: Clubs drain me")
     gr.Examples(EXAMPLES, inputs=[text_a, text_b], label="Example pairs (click one)")
     button = gr.Button("Score", variant="primary")
+    headline = gr.HTML("", elem_id="score-headline")
+    model_says = gr.State(None)
     with gr.Row():
-        base = gr.Number(label="Base model (cosine)", precision=4, interactive=False, elem_id="score-base")
-        tuned = gr.Number(label="Fine-tuned (cosine)", precision=4, interactive=False, elem_id="score-tuned")
-        verdict = gr.Textbox(label="Fine-tuned verdict", interactive=False, elem_id="score-verdict")
-    message = gr.Textbox(label="Message", interactive=False, elem_id="score-message")
+        name = gr.Textbox(label="Your name", placeholder="stored with the label, as in the Data tab",
+                          max_length=100, scale=2, elem_id="score-annotator")
+        wrong = gr.Button("This is wrong", variant="stop", elem_id="score-wrong")
+        right = gr.Button("This is right", elem_id="score-right")
+    feedback = gr.Textbox(label="Stored?", interactive=False, elem_id="score-feedback")
+    to_data = gr.Button("Show the hand-added pairs in the Data tab", size="sm", elem_id="score-to-data")
+    with gr.Accordion("Raw cosines", open=False):
+        with gr.Row():
+            base = gr.Number(label="Base model (cosine)", precision=4, interactive=False, elem_id="score-base")
+            tuned = gr.Number(label="Fine-tuned (cosine)", precision=4, interactive=False, elem_id="score-tuned")
+            verdict = gr.Textbox(label="Fine-tuned verdict", interactive=False, elem_id="score-verdict")
+        message = gr.Textbox(label="Message", interactive=False, elem_id="score-message")
+    with gr.Accordion("Why: what the fine-tuned model leans on", open=False):
+        why_button = gr.Button("Show the nearest labelled statements and pairs", elem_id="score-why")
+        why_note = gr.Markdown()
+        with gr.Row():
+            near_a = gr.Dataframe(headers=score_loop.WHY_STATEMENT_COLUMNS, interactive=False, wrap=True,
+                                  label="Nearest to Person A", elem_id="score-why-a")
+            near_b = gr.Dataframe(headers=score_loop.WHY_STATEMENT_COLUMNS, interactive=False, wrap=True,
+                                  label="Nearest to Person B", elem_id="score-why-b")
+        near_pairs = gr.Dataframe(headers=score_loop.WHY_PAIR_COLUMNS, interactive=False, wrap=True,
+                                  label="Stored pairs nearest to this pair", elem_id="score-why-pairs")
+    with gr.Accordion("The examples: what a person would say, and does the model agree?", open=False):
+        examples = gr.Dataframe(value=score_loop.example_rows(), headers=score_loop.EXAMPLE_COLUMNS,
+                                interactive=False, wrap=True, elem_id="score-examples")
+        check = gr.Button("Check the examples against the current model", elem_id="score-check-examples")
+
+    with gr.Accordion("Score a file of pairs", open=False):
+        batch_in = gr.File(label="Pairs: .jsonl or .csv with text_1, text_2 (other fields kept)",
+                           file_types=[".jsonl", ".csv"], type="filepath", elem_id="score-batch-in")
+        batch_button = gr.Button("Score the file", elem_id="score-batch")
+        batch_out = gr.File(label="Scored file (base_cosine, tuned_cosine, probability per row)", interactive=False)
+        batch_note = gr.Textbox(label="About the scoring", interactive=False, lines=3, elem_id="score-batch-note")
+    batch_button.click(score_loop.score_uploaded_file, batch_in, [batch_out, batch_note], api_name="score_file")
+
+    saved_name = gr.BrowserState("", storage_key=ANNOTATOR_KEY, secret="compat-annotator-name")
+    private = {"api_visibility": "private"}
     outputs = [base, tuned, verdict, message]
-    button.click(score_pair, [text_a, text_b], outputs, api_name="score")
-    text_b.submit(score_pair, [text_a, text_b], outputs, api_visibility="private")
+    for trigger, options in ((button.click, {"api_name": "score"}), (text_b.submit, private)):
+        trigger(score_pair, [text_a, text_b], outputs, **options).then(
+            score_loop.headline, [text_a, text_b], [headline, model_says], **private)
+    saved_name.change(lambda n: " ".join((n or "").split()), saved_name, name, **private)
+    gr.on([name.submit, name.blur], lambda n: " ".join((n or "").split()), name, saved_name, **private)
+    wrong.click(lambda a, b, s, n: score_loop.store_judgement(a, b, s, False, n), [text_a, text_b, model_says, name],
+                feedback, **private)
+    right.click(lambda a, b, s, n: score_loop.store_judgement(a, b, s, True, n), [text_a, text_b, model_says, name],
+                feedback, **private)
+    to_data.click(lambda: (score_loop.show_hand_added(), gr.Tabs(selected="data")), None,
+                  [ctx.data_source, ctx.tabs], **private)
+    why_button.click(score_loop.why, [text_a, text_b], [near_a, near_b, near_pairs, why_note], **private)
+    check.click(score_loop.check_examples, None, examples, **private)
 
     with gr.Accordion("Who fits Person A? Matches from the label store", open=False):
         match_button = gr.Button("Find matches for Person A")
