@@ -33,6 +33,7 @@ PRESETS = list(TRAINING_PRESETS)
 LOSSES = ["(preset)", *TRAINING_LOSSES]
 SETTINGS = ["preset", "quant4", "lora_r", "lora_alpha", "full", "loss", "epochs", "lr", "batch",
             "instruction", "seed", "max_steps"]
+DEFAULTS = {"preset": "quick", "quant4": True, "full": False, "loss": "(preset)", "seed": 42}  # the controls' values
 
 
 def _settings(values: dict) -> dict:
@@ -55,6 +56,11 @@ def cli_command(source: str, file, *values) -> str:
     args = ["python", "-m", "compat", "train", "--data", data,
             *train_arguments(_settings(dict(zip(SETTINGS, values))))]
     return shlex.join(args)
+
+
+def default_command() -> str:
+    """The command line for the tab's controls as the page first shows them (shown before any change)."""
+    return cli_command(SOURCES[0], None, *(DEFAULTS.get(key) for key in SETTINGS))
 
 
 def start_training(source: str, file, *values) -> tuple[str, str]:
@@ -224,25 +230,26 @@ def build(ctx) -> None:
         with gr.Column(scale=2):
             source = gr.Radio(SOURCES, value=SOURCES[0], label="Data")
             file = gr.File(label="Pair file (JSONL)", file_types=[".jsonl"], type="filepath")
-            preset = gr.Radio(PRESETS, value="quick", label="Preset (quick: about a minute on this CPU)")
+            preset = gr.Radio(PRESETS, value=DEFAULTS["preset"], label="Preset (quick: about a minute on this CPU)")
             with gr.Accordion("Advanced settings (blank or 0: the preset decides)", open=False):
                 with gr.Row():
-                    quant4 = gr.Checkbox(value=True, label="4-bit base (QLoRA)")
-                    full = gr.Checkbox(value=False, label="Full fine-tune (no LoRA)")
+                    quant4 = gr.Checkbox(value=DEFAULTS["quant4"], label="4-bit base (QLoRA)")
+                    full = gr.Checkbox(value=DEFAULTS["full"], label="Full fine-tune (no LoRA)")
                 with gr.Row():
                     lora_r = gr.Number(None, label="LoRA rank", precision=0)
                     lora_alpha = gr.Number(None, label="LoRA alpha", precision=0)
-                    loss = gr.Dropdown(LOSSES, value="(preset)", label="Loss")
+                    loss = gr.Dropdown(LOSSES, value=DEFAULTS["loss"], label="Loss")
                 with gr.Row():
                     epochs = gr.Number(None, label="Epochs")
                     lr = gr.Number(None, label="Learning rate")
                     batch = gr.Number(None, label="Batch size", precision=0)
                 with gr.Row():
-                    seed = gr.Number(42, label="Seed", precision=0)
+                    seed = gr.Number(DEFAULTS["seed"], label="Seed", precision=0)
                     max_steps = gr.Number(None, label="Max steps (blank: all)", precision=0)
                 instruction = gr.Textbox(label="Instruction prompt (blank: none; 'default' for the standard one)",
                                          placeholder=DEFAULT_INSTRUCTION)
-            command = gr.Code(label="The same run from a terminal", language="shell", interactive=False)
+            command = gr.Code(default_command(), label="The same run from a terminal", language="shell",
+                              interactive=False, elem_id="train-command")
             with gr.Row():
                 train = gr.Button("Train", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
