@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test test-fast lint model data bench browser clean-venv
+.PHONY: run test test-fast lint model data bench browser screenshots clean-venv
 
 # The pinned lock, then compat itself in editable mode (no dependencies of its own: the lock has them all),
 # which puts the `compat` command in .venv/bin.
@@ -53,6 +53,10 @@ data: $(VENV)/.runtime
 model: $(VENV)/.runtime
 	$(PY) -m compat train --data data --extra-test data/natural_pairs.jsonl --preset default --seed 0 \
 		--out assets/models/default --force
+
+# One PNG per tab in assets/screenshots/, from the real app in Debian's headless chromium (README pictures).
+screenshots: $(VENV)/.dev browser
+	$(PY) bench/screenshots.py
 
 bench: $(VENV)/.dev
 	$(PY) bench/run_all.py

@@ -138,3 +138,20 @@ def test_finished_runs_show_their_metrics_and_settings(compat_home):
     assert run[4:6] == ["default", "cosent"] and isinstance(run[6], float)
     headline, *_ = refresh("no-such-run")
     assert "no-such-run" in headline  # an unknown run is reported, not a traceback every second
+
+
+def test_the_terminal_command_is_shown_on_page_load(compat_home):
+    """Issue 14: "The same run from a terminal" holds the command before any setting changes, and it is the
+    command for the controls' first values."""
+    from compat.ui.app import build_app
+    from compat.ui.train_tab import SETTINGS, SOURCES, cli_command
+
+    blocks = list(build_app().blocks.values())
+    [command] = [b for b in blocks if getattr(b, "elem_id", None) == "train-command"]
+    assert command.value.startswith("python -m compat train --data '<label snapshot>' --preset quick")
+    controls = {getattr(b, "label", None): b for b in blocks}
+    first = {"preset": controls["Preset (quick: about a minute on this CPU)"].value,
+             "quant4": controls["4-bit base (QLoRA)"].value, "full": controls["Full fine-tune (no LoRA)"].value,
+             "loss": controls["Loss"].value, "seed": controls["Seed"].value}
+    assert command.value == cli_command(SOURCES[0], None, *(first.get(key) for key in SETTINGS))
+    assert "--quant 4bit" in command.value and "--seed 42" in command.value

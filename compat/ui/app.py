@@ -86,8 +86,20 @@ def _watch_training(interval: float = 2.0) -> None:
                 from compat.evaluation.projection import warm_cache_in_background
 
                 warm_cache_in_background(str(ended.path), [DATA_DIR / "validation.jsonl", DATA_DIR / "test.jsonl"])
+                threading.Thread(target=_measure_changes, args=(ended.path,), daemon=True).start()
         watched = active.run_id if active else None
         time.sleep(interval)
+
+
+def _measure_changes(run_dir) -> None:
+    """After a run ends: measure what changed against the model before it, so the Train tab's "After a run:
+    what changed" answers at once (compat.evaluation.changes keeps it in the run dir)."""
+    from compat.evaluation.changes import cached_changes
+
+    try:
+        cached_changes(run_dir, str(run_dir))
+    except Exception as exc:  # the button measures again and shows the problem
+        print(f"compat: could not measure what run {run_dir} changed: {exc}")
 
 
 def launch(host: str | None = None, port: int | None = None, *, block: bool = True) -> gr.Blocks:

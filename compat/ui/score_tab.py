@@ -130,7 +130,8 @@ def build(ctx) -> None:
         batch_in = gr.File(label="Pairs: .jsonl or .csv with text_1, text_2 (other fields kept)",
                            file_types=[".jsonl", ".csv"], type="filepath", elem_id="score-batch-in")
         batch_button = gr.Button("Score the file", elem_id="score-batch")
-        batch_out = gr.File(label="Scored file (base_cosine, tuned_cosine, probability per row)", interactive=False)
+        batch_out = gr.File(label="Scored file (base_cosine, tuned_cosine, probability per row)", interactive=False,
+                            elem_id="score-batch-out")
         batch_note = gr.Textbox(label="About the scoring", interactive=False, lines=3, elem_id="score-batch-note")
     batch_button.click(score_loop.score_uploaded_file, batch_in, [batch_out, batch_note], api_name="score_file")
 

@@ -33,6 +33,7 @@ PRESETS = list(TRAINING_PRESETS)
 LOSSES = ["(preset)", *TRAINING_LOSSES]
 SETTINGS = ["preset", "quant4", "lora_r", "lora_alpha", "full", "loss", "epochs", "lr", "batch",
             "instruction", "seed", "max_steps"]
+DEFAULTS = {"preset": "quick", "quant4": True, "full": False, "loss": "(preset)", "seed": 42}  # the controls' values
 
 
 def _settings(values: dict) -> dict:
@@ -57,12 +58,21 @@ def cli_command(source: str, file, *values) -> str:
     return shlex.join(args)
 
 
+def default_command() -> str:
+    """The command line for the tab's controls as the page first shows them (shown before any change)."""
+    return cli_command(SOURCES[0], None, *(DEFAULTS.get(key) for key in SETTINGS))
+
+
 def start_training(source: str, file, *values) -> tuple[str, str]:
     """Start a run in the background; returns (message, run id)."""
     runner = default_runner()
     settings = _settings(dict(zip(SETTINGS, values)))
 
     def prepare(run_dir: Path) -> list[str]:
+        from compat.active import active_finetuned
+        from compat.evaluation.changes import record_before
+
+        record_before(run_dir, active_finetuned())  # what "After a run: what changed" compares with
         if source == SOURCES[0]:
             return store_snapshot(run_dir)
         if source == SOURCES[1]:
@@ -205,6 +215,45 @@ def download_model(run_id: str) -> tuple[str | None, str]:
                           "SentenceTransformer(folder); README.md inside is its model card.")
 
 
+CHANGE_COLUMNS = ["set", "metric", "base", "before this run", "this run"]
+FLIP_COLUMNS = ["pair id", "set", "statement A", "statement B", "label", "before", "this run", "change"]
+
+
+def what_changed(run_id: str) -> tuple[list[list], list[list], list, str]:
+    """"After a run: what changed" for a finished run (the shown one, else the newest): its model beside the
+    model active before it and the base on the same pairs, the flipped pairs, their store ids, and a note."""
+    from compat.evaluation.changes import cached_changes
+
+    run_id = run_id or training_status("")["run_id"] or ""
+    try:
+        info = default_runner().info(run_id) if run_id else None
+    except (ValueError, OSError) as exc:
+        return [], [], [], f"No run {run_id!r}: {exc}"
+    if info is None or not info.usable:
+        return [], [], [], "No finished run to compare yet: train one first."
+    changes = cached_changes(info.path, str(info.path))
+    rows = [[set_name, metric, *(None if by.get(role) is None else round(by[role][metric], 4)
+                                 for role in ("base", "before", "this run"))]
+            for set_name, by in changes.metrics.items() for metric in ("auc", "accuracy")]
+    words = {1: "compatible", 0: "not compatible"}
+    flips = [["" if f.pair_id is None else f.pair_id, f.set_name, f.text_1, f.text_2, words[f.label],
+              words[f.before], words[f.after], f.direction] for f in changes.flips]
+    before = changes.before or "base (no fine-tuned model was active)"
+    gained = sum(f.direction == "wrong -> right" for f in changes.flips)
+    note = (f"Run {run_id} against the model before it ({before}): {gained} pairs now right, "
+            f"{len(flips) - gained} now wrong. Click a flipped pair to open it in the Data tab.")
+    return rows, flips, [f.pair_id for f in changes.flips], note
+
+
+def open_flip(ids: list, evt: gr.SelectData):
+    """A click on a flipped pair: show it in the Data tab (pairs not in the label store cannot be opened)."""
+    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    pair_id = ids[row] if ids and row is not None and 0 <= row < len(ids) else None
+    if pair_id is None:
+        return gr.skip(), gr.skip(), "That pair is not in the label store (the natural pairs are not imported)."
+    return str(pair_id), gr.Tabs(selected="data"), f"Opened pair #{pair_id} in the Data tab."
+
+
 def compare(run_ids: list[str]):
     runner = default_runner()
     return compare_figure({rid: progress_of(read_events(runner.run_dir(rid))) for rid in run_ids or []})
@@ -224,25 +273,26 @@ def build(ctx) -> None:
         with gr.Column(scale=2):
             source = gr.Radio(SOURCES, value=SOURCES[0], label="Data")
             file = gr.File(label="Pair file (JSONL)", file_types=[".jsonl"], type="filepath")
-            preset = gr.Radio(PRESETS, value="quick", label="Preset (quick: about a minute on this CPU)")
+            preset = gr.Radio(PRESETS, value=DEFAULTS["preset"], label="Preset (quick: about a minute on this CPU)")
             with gr.Accordion("Advanced settings (blank or 0: the preset decides)", open=False):
                 with gr.Row():
-                    quant4 = gr.Checkbox(value=True, label="4-bit base (QLoRA)")
-                    full = gr.Checkbox(value=False, label="Full fine-tune (no LoRA)")
+                    quant4 = gr.Checkbox(value=DEFAULTS["quant4"], label="4-bit base (QLoRA)")
+                    full = gr.Checkbox(value=DEFAULTS["full"], label="Full fine-tune (no LoRA)")
                 with gr.Row():
                     lora_r = gr.Number(None, label="LoRA rank", precision=0)
                     lora_alpha = gr.Number(None, label="LoRA alpha", precision=0)
-                    loss = gr.Dropdown(LOSSES, value="(preset)", label="Loss")
+                    loss = gr.Dropdown(LOSSES, value=DEFAULTS["loss"], label="Loss")
                 with gr.Row():
                     epochs = gr.Number(None, label="Epochs")
                     lr = gr.Number(None, label="Learning rate")
                     batch = gr.Number(None, label="Batch size", precision=0)
                 with gr.Row():
-                    seed = gr.Number(42, label="Seed", precision=0)
+                    seed = gr.Number(DEFAULTS["seed"], label="Seed", precision=0)
                     max_steps = gr.Number(None, label="Max steps (blank: all)", precision=0)
                 instruction = gr.Textbox(label="Instruction prompt (blank: none; 'default' for the standard one)",
                                          placeholder=DEFAULT_INSTRUCTION)
-            command = gr.Code(label="The same run from a terminal", language="shell", interactive=False)
+            command = gr.Code(default_command(), label="The same run from a terminal", language="shell",
+                              interactive=False, elem_id="train-command")
             with gr.Row():
                 train = gr.Button("Train", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
@@ -261,6 +311,13 @@ def build(ctx) -> None:
             download_file = gr.File(label="Exported model (zip: sentence-transformers folder, model card)",
                                     interactive=False, elem_id="train-download")
             log = gr.Code(label="Log (tail)", interactive=False)
+            with gr.Accordion("After a run: what changed", open=False):
+                changed_btn = gr.Button("Compare with the model before this run", elem_id="train-changed")
+                changed_note = gr.Markdown(elem_id="train-changed-note")
+                changed = gr.Dataframe(headers=CHANGE_COLUMNS, interactive=False, elem_id="train-changed-metrics")
+                flips = gr.Dataframe(headers=FLIP_COLUMNS, interactive=False, wrap=True, max_height=360,
+                                     label="Pairs whose verdict flipped", elem_id="train-flips")
+                flip_ids = gr.State([])
     with gr.Accordion("All runs", open=False):
         table = gr.Dataframe(headers=["run", "status", "started", "data", "preset", "loss", "test AUC",
                                       "test d"], interactive=False, value=runs_table)
@@ -285,6 +342,8 @@ def build(ctx) -> None:
     use.click(lambda rid: use_model(rid or training_status("")["run_id"] or ""), run_id, message,
               api_visibility="private")
     download.click(download_model, run_id, [download_file, message], api_name="download_model")
+    changed_btn.click(what_changed, run_id, [changed, flips, flip_ids, changed_note], api_visibility="private")
+    flips.select(open_flip, flip_ids, [ctx.pair_focus, ctx.tabs, message], api_visibility="private")
 
     def refresh_runs():
         rows = runs_table()
