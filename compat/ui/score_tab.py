@@ -105,12 +105,13 @@ def build(ctx) -> None:
         right = gr.Button("This is right", elem_id="score-right")
     feedback = gr.Textbox(label="Stored?", interactive=False, elem_id="score-feedback")
     to_data = gr.Button("Show the hand-added pairs in the Data tab", size="sm", elem_id="score-to-data")
-    with gr.Accordion("Raw cosines", open=False):
+    # the message stays in view: it says why a pair could not be scored, and how long scoring took
+    message = gr.Textbox(label="Message", interactive=False, elem_id="score-message")
+    with gr.Accordion("Raw cosines", open=False, elem_id="score-raw"):
         with gr.Row():
             base = gr.Number(label="Base model (cosine)", precision=4, interactive=False, elem_id="score-base")
             tuned = gr.Number(label="Fine-tuned (cosine)", precision=4, interactive=False, elem_id="score-tuned")
             verdict = gr.Textbox(label="Fine-tuned verdict", interactive=False, elem_id="score-verdict")
-        message = gr.Textbox(label="Message", interactive=False, elem_id="score-message")
     with gr.Accordion("Why: what the fine-tuned model leans on", open=False):
         why_button = gr.Button("Show the nearest labelled statements and pairs", elem_id="score-why")
         why_note = gr.Markdown()
