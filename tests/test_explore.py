@@ -144,3 +144,31 @@ def test_browser_shows_both_histograms_and_jumps_to_the_data_tab(tmp_path):
 
         result = Client(app.url, verbose=False).predict(model="fine-tuned", data="store", api_name="/evaluate")
         assert result["n"] == len(PAIRS) and result["model"] == base_model_path() and "recall_at_5" in result
+
+
+def test_the_histograms_can_show_calibrated_probability(compat_home, tmp_path):
+    """Fine-tuned cosines crowd into a narrow band; the probability axis spreads them as the Score tab
+    reports them: the fine-tuned model by its own run's calibration, the base by a fit on the data."""
+    from compat.models import load_model
+    from compat.ui.explore_tab import explore, histogram_figure
+
+    upload = tmp_path / "small.jsonl"
+    upload.write_text("".join(json.dumps(p) + "\n" for p in SMALL))
+    steps = explore("Uploaded file", str(upload), "category", False)
+    ready = next(o for o in steps if hasattr(o[1], "data"))
+    steps.close()
+    evaluations = ready[-1]
+    assert [e.model_name for e in evaluations] == ["base", "default"]
+    fig = histogram_figure(evaluations, "calibrated probability")
+    assert fig.layout.xaxis2.title.text == "calibrated probability"
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["base (calibration fitted on these pairs)", "default (calibration fitted on its run)"]
+    tuned = evaluations[1]
+    calibration = load_model("default").calibration
+    threshold = next(t for t in fig.data if t.name.startswith("default") and t.name.endswith("threshold"))
+    assert abs(threshold.x[0] - calibration.probability(tuned.metrics["threshold"])) < 1e-9
+    bars = [t for t in fig.data if t.name.startswith("default") and t.type == "bar"]
+    assert all(0.0 <= x <= 1.0 for t in bars for x in t.x)
+    assert sum(sum(t.customdata) for t in bars) == len(SMALL)
+    cosine = histogram_figure(evaluations, "cosine")
+    assert cosine.layout.xaxis2.title.text == "cosine similarity"

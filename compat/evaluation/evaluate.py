@@ -47,6 +47,7 @@ class Evaluation:
     labels: np.ndarray
     embedded: PairEmbeddings
     metrics: dict
+    calibration: dict | None = None  # {"threshold", "scale", "fitted_on"}: see calibration_of
 
     @property
     def model_name(self) -> str:
@@ -227,6 +228,31 @@ def run_evaluation(model, pairs: Sequence[dict], validation: Sequence[dict] | No
         if quality is not None:
             metrics["clustering"] = {"by": "subcategory", **quality}
     return Evaluation(model, pairs, sims, labels, embedded, metrics)
+
+
+def calibration_of(model, validation: Sequence[dict] | None, pairs: Sequence[dict]) -> dict:
+    """How `model` turns a cosine into a probability of compatibility: {"threshold", "scale", "fitted_on"}.
+
+    A fine-tuned model's own calibration (fitted on its run's validation pairs, what the Score tab shows);
+    for a model without one (the base), a logistic fit on `validation`, else on `pairs` themselves."""
+    from compat.models import read_model_info, resolve
+    from compat.training.calibration import fit_calibration
+
+    path = resolve(model) if isinstance(model, str) else model.path
+    own = read_model_info(path).get("calibration") if path is not None and path.is_dir() else None
+    if own is None and not isinstance(model, str) and model.calibration is not None:
+        own = {"threshold": model.calibration.threshold, "scale": model.calibration.scale}
+    if own:
+        return {"threshold": float(own["threshold"]), "scale": float(own["scale"]), "fitted_on": "its run"}
+    fit_pairs = list(validation or pairs)
+    fitted = fit_calibration(embed_pairs(model, fit_pairs).similarities(), labels_of(fit_pairs))
+    return {**fitted, "fitted_on": "validation" if validation else "these pairs"}
+
+
+def probabilities(similarities, calibration: dict) -> np.ndarray:
+    """sigmoid(scale * (cosine - threshold)) for every similarity (compat.models.Calibration, vectorised)."""
+    z = calibration["scale"] * (np.asarray(similarities, dtype=np.float64) - calibration["threshold"])
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))
 
 
 def evaluate_pairs(model, pairs: Sequence[dict], validation: Sequence[dict] | None = None) -> dict:

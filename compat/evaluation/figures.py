@@ -48,12 +48,14 @@ def hover_text(statement: str, width: int = 70) -> str:
     return "<br>".join(html.escape(line) for line in textwrap.wrap(statement, width) or [""])
 
 
-def similarity_histograms(panels: Sequence[HistogramPanel], bins: int = 40):
+def similarity_histograms(panels: Sequence[HistogramPanel], bins: int = 40, x_title: str = "cosine similarity"):
     """Overlaid histograms of cosine similarity, compatible vs incompatible, one row per panel.
 
     All rows share one x axis and the same bins; y is the percent of that class's pairs per bin, so
-    unequal class sizes stay comparable. Each panel's threshold is a dashed vertical line trace.
+    unequal class sizes stay comparable. Each panel's threshold is a dashed vertical line trace. The
+    values may be cosines or calibrated probabilities: `x_title` names them.
     """
+    x_name = x_title.split()[-1]
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -76,7 +78,7 @@ def similarity_histograms(panels: Sequence[HistogramPanel], bins: int = 40):
             fig.add_trace(go.Bar(
                 x=centres, y=pct, width=width, name=f"{panel.title}: {name}", marker_color=colour,
                 opacity=0.55, customdata=counts, legendgroup=name,
-                hovertemplate=f"{name}<br>cosine %{{x:.3f}}<br>%{{customdata}} pairs (%{{y:.1f}}%)<extra></extra>",
+                hovertemplate=f"{name}<br>{x_name} %{{x:.3f}}<br>%{{customdata}} pairs (%{{y:.1f}}%)<extra></extra>",
             ), row=row, col=1)
         if panel.threshold is not None and math.isfinite(panel.threshold):
             fig.add_trace(go.Scatter(
@@ -85,7 +87,7 @@ def similarity_histograms(panels: Sequence[HistogramPanel], bins: int = 40):
                 hovertemplate=f"threshold {panel.threshold:.3f}<extra></extra>",
             ), row=row, col=1)
         fig.update_yaxes(title_text="% of class", row=row, col=1)
-    fig.update_xaxes(title_text="cosine similarity", row=len(panels), col=1)
+    fig.update_xaxes(title_text=x_title, row=len(panels), col=1)
     height, top, bottom = 240 * len(panels) + 150, 50, 110
     # legend under the x axis title: place it a fixed number of pixels below the plotting area
     fig.update_layout(barmode="overlay", height=height, margin={"t": top, "b": bottom},

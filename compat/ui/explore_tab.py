@@ -25,6 +25,7 @@ COLOUR_BY = ["category", "subcategory", "trait", "stance", "label"]
 WORST = ["pair id", "kind", "cosine (this model)", "cosine (base)", "wrong side", "label", "statement A",
          "statement B", "category", "pair type"]
 WORST_K = 15
+HISTOGRAM_AXES = ["cosine", "calibrated probability"]
 UMAP_MAX_STATEMENTS = 5000  # larger data is sampled (fixed seed) for the scatter: UMAP time grows fast
 
 
@@ -161,12 +162,12 @@ def worst_rows(evaluations) -> tuple[list[list], list[dict]]:
 
 # -- events ------------------------------------------------------------------------------------------
 
-def explore(source_label: str, upload: str | None, colour_by: str, join: bool):
+def explore(source_label: str, upload: str | None, colour_by: str, join: bool, axis: str = "cosine"):
     """Generator for the Explore button: yields (status, histograms, stats, umap base, umap tuned, worst
     rows, worst pairs, evaluations) as each part becomes ready, so the page shows progress."""
     from compat.evaluation.embeddings import is_cached_embeddings
-    from compat.evaluation.evaluate import run_evaluation, short_model_name
-    from compat.evaluation.figures import HistogramPanel, comparison_table, similarity_histograms
+    from compat.evaluation.evaluate import calibration_of, run_evaluation, short_model_name
+    from compat.evaluation.figures import comparison_table
     from compat.evaluation.projection import is_cached_projection
 
     started = time.perf_counter()
@@ -189,13 +190,14 @@ def explore(source_label: str, upload: str | None, colour_by: str, join: bool):
         yield (f"Embedding {len(statements):,} statements of {name} with **{short_model_name(model)}** ({doing})…",
                skip, skip, skip, skip, skip, skip, skip)
         try:
-            evaluations.append(run_evaluation(model, pairs, validation, clustering=False))
+            evaluation = run_evaluation(model, pairs, validation, clustering=False)
+            evaluation.calibration = calibration_of(evaluation.model, validation, pairs)
+            evaluations.append(evaluation)
         except ValueError as exc:
             yield f"**Cannot explore {name}:** {exc}.", skip, skip, skip, skip, skip, skip, skip
             return
     names = [e.display_name for e in evaluations]
-    hist = similarity_histograms([HistogramPanel(n, e.similarities, e.labels, e.metrics["threshold"])
-                                  for n, e in zip(names, evaluations)])
+    hist = histogram_figure(evaluations, axis)
     headers, rows = comparison_table({n: e.metrics for n, e in zip(names, evaluations)})
     import pandas as pd
 
@@ -225,6 +227,27 @@ def _distinct(pairs: list[dict]) -> list[str]:
     from compat.evaluation.embeddings import distinct_statements
 
     return distinct_statements(pairs)[0]
+
+
+def histogram_figure(evaluations, axis: str):
+    """One histogram panel per model, of cosines or of calibrated probabilities (fine-tuned cosines crowd
+    into a narrow band; the probability spreads them the way the Score tab reports them)."""
+    from compat.evaluation.evaluate import probabilities
+    from compat.evaluation.figures import HistogramPanel, similarity_histograms
+
+    if not evaluations:
+        return gr.skip()
+    panels = []
+    for e in evaluations:
+        values, threshold = e.similarities, e.metrics["threshold"]
+        title = e.display_name
+        if axis == "calibrated probability" and e.calibration:
+            values = probabilities(values, e.calibration)
+            threshold = float(probabilities([threshold], e.calibration)[0])
+            title = f"{title} (calibration fitted on {e.calibration['fitted_on']})"
+        panels.append(HistogramPanel(title, values, e.labels, threshold))
+    x_title = "calibrated probability" if axis == "calibrated probability" else "cosine similarity"
+    return similarity_histograms(panels, x_title=x_title)
 
 
 def recolour(evaluations, colour_by: str, join: bool):
@@ -295,9 +318,10 @@ def build(ctx) -> None:
     with gr.Row():
         colour = gr.Dropdown(COLOUR_BY, value="category", label="Colour UMAP points by")
         join = gr.Checkbox(value=False, label="Join the two halves of each pair")
+        axis = gr.Radio(HISTOGRAM_AXES, value="cosine", label="Histogram of", elem_id="explore-axis")
         run = gr.Button("Explore", variant="primary", elem_id="explore-run")
     status = gr.Markdown("Choose the data and click **Explore**.", elem_id="explore-status")
-    histograms = gr.Plot(label="Cosine similarity: compatible vs incompatible", elem_id="explore-histograms")
+    histograms = gr.Plot(label="Compatible vs incompatible pairs", elem_id="explore-histograms")
     stats = gr.Dataframe(label="Statistics (change = fine-tuned minus base)", interactive=False,
                          elem_id="explore-stats")
     with gr.Row():
@@ -311,7 +335,8 @@ def build(ctx) -> None:
     evaluations = gr.State(None)
 
     outputs = [status, histograms, stats, umap_base, umap_tuned, worst, worst_pairs, evaluations]
-    run.click(explore, [source, upload, colour, join], outputs, api_visibility="private")
+    run.click(explore, [source, upload, colour, join, axis], outputs, api_visibility="private")
+    axis.change(histogram_figure, [evaluations, axis], histograms, api_visibility="private")
     for control in (colour, join):
         control.change(recolour, [evaluations, colour, join], [umap_base, umap_tuned], api_visibility="private")
     worst.select(open_in_data_tab, worst_pairs, [ctx.pair_focus, ctx.tabs, status], api_visibility="private")
