@@ -25,10 +25,10 @@ from typing import Sequence
 import numpy as np
 
 EXACT_BELOW = 50_000  # below this many rows an exact search is fast enough (a few ms a query)
-TARGET_RECALL = 0.97  # recall@10 against exact search that build-time tuning of nprobe aims for
+TARGET_RECALL = 0.99  # recall@10 against exact search that build-time tuning of nprobe aims for
 CALIBRATION_QUERIES = 200
 TRAIN_PER_CELL = 64  # k-means training rows per IVF cell (faiss warns below 39)
-INDEX_VERSION = 1
+INDEX_VERSION = 4
 
 
 @dataclass
@@ -70,17 +70,19 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 def _tune_nprobe(index, embeddings: np.ndarray, nlist: int, seed: int, k: int = 10) -> tuple[int, float]:
-    """The smallest nprobe (doubling) whose recall@k against exact search reaches TARGET_RECALL.
+    """Twice the smallest nprobe (doubling) whose recall@k against exact search reaches TARGET_RECALL.
 
     The tuning queries stand for statements the pool has not seen: pool rows moved by Gaussian noise
-    1 to 3 times as long as the median distance between a row and its nearest neighbour, then
+    1 to 3 times as long as the median distance between a row and its k-th nearest neighbour, then
     re-normalised (a query that is itself a pool row sits in the middle of its cell and would flatter
-    the index; farther queries have neighbours spread over more cells).
+    the index; farther queries have neighbours spread over more cells). The k-th, not the first: in a
+    dense pool (many near-duplicates) the nearest row is so close that such queries still flattered
+    the index (1M pool: tuned to 0.97, 0.90 on held-out statements).
     """
     rng = np.random.default_rng(seed)
     picked = rng.choice(embeddings.shape[0], size=min(CALIBRATION_QUERIES, embeddings.shape[0]), replace=False)
     rows = embeddings[picked]
-    scores, _ = exact_search(embeddings, rows, 2)  # [:, 1]: each row's nearest other row
+    scores, _ = exact_search(embeddings, rows, k + 1)  # [:, k]: each row's k-th nearest other row
     distance = float(np.median(np.sqrt(np.maximum(0.0, 2.0 - 2.0 * scores[:, -1]))))
     scale = rng.uniform(1.0, 3.0, size=(len(rows), 1)).astype(np.float32)  # near and farther queries
     noise = rng.standard_normal(rows.shape).astype(np.float32) * (scale * distance / np.sqrt(rows.shape[1]))
@@ -92,8 +94,13 @@ def _tune_nprobe(index, embeddings: np.ndarray, nlist: int, seed: int, k: int = 
         index.nprobe = nprobe
         recall = recall_at_k(index.search(queries, k)[1], truth)
         if recall >= TARGET_RECALL or nprobe >= nlist:
-            return nprobe, recall
+            break
         nprobe = min(nlist, nprobe * 2)
+    if nprobe < nlist:  # one doubling of margin: real new statements sit farther out than these queries
+        nprobe = min(nlist, nprobe * 2)
+        index.nprobe = nprobe
+        recall = recall_at_k(index.search(queries, k)[1], truth)
+    return nprobe, recall
 
 
 def build_index(embeddings: np.ndarray, exact_below: int = EXACT_BELOW, seed: int = 0) -> VectorIndex:
