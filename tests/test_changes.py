@@ -105,3 +105,28 @@ def test_the_train_tab_compares_a_finished_run_with_real_embeddings(compat_home,
     monkeypatch.setattr(train_tab, "default_runner",
                         lambda: SimpleNamespace(info=lambda run_id: SimpleNamespace(path=run, usable=False)))
     assert "No finished run" in train_tab.what_changed("r1")[3]
+
+
+@pytest.mark.slow  # embeds the shipped validation and natural pairs under the run's model and the base
+def test_a_finished_run_shows_what_changed_by_itself_once(compat_home):
+    """The Train tab's slow timer: nothing until the run has finished and its changes.json is written (the
+    app's watcher does that when a run ends), then the comparison with its panel opened, then nothing."""
+    import shutil
+    from pathlib import Path
+
+    import gradio as gr
+
+    from compat.paths import runs_dir
+    from compat.ui import train_tab
+
+    run = runs_dir() / "r1"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "assets" / "models" / "default", run)
+    changes.record_before(run, None)
+    nothing = (gr.skip(),) * 6
+    assert train_tab.changes_when_ready("r1", "") == nothing  # finished, but not worked out yet
+    changes.cached_changes(run, str(run))  # what the watcher does when the run ends
+    rows, flips, ids, note, box, shown = train_tab.changes_when_ready("r1", "")
+    assert [r[:2] for r in rows][:2] == [["validation", "auc"], ["validation", "accuracy"]]
+    assert note.startswith("Run r1 against the model before it") and len(flips) == len(ids)
+    assert box.open is True and shown == "r1"
+    assert train_tab.changes_when_ready("r1", "r1") == nothing  # shown once; the person may close it

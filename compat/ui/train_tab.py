@@ -245,6 +245,25 @@ def what_changed(run_id: str) -> tuple[list[list], list[list], list, str]:
     return rows, flips, [f.pair_id for f in changes.flips], note
 
 
+def changes_when_ready(run_id: str, shown: str):
+    """Every few seconds: once the shown (or newest) run has finished and the runner has worked out what
+    changed (changes.json, written in the background when a run ends), show it and open its panel, once
+    per run. Until then, and after, it changes nothing on the page."""
+    from compat.evaluation.changes import CHANGES_FILE
+
+    nothing = (gr.skip(),) * 6
+    run_id = run_id or training_status("")["run_id"] or ""
+    if not run_id or run_id == shown:
+        return nothing
+    try:
+        info = default_runner().info(run_id)
+    except (ValueError, OSError):
+        return nothing
+    if not info.usable or not (info.path / CHANGES_FILE).exists():
+        return nothing
+    return (*what_changed(run_id), gr.Accordion(open=True), run_id)
+
+
 def open_flip(ids: list, evt: gr.SelectData):
     """A click on a flipped pair: show it in the Data tab (pairs not in the label store cannot be opened)."""
     row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -311,13 +330,14 @@ def build(ctx) -> None:
             download_file = gr.File(label="Exported model (zip: sentence-transformers folder, model card)",
                                     interactive=False, elem_id="train-download")
             log = gr.Code(label="Log (tail)", interactive=False)
-            with gr.Accordion("After a run: what changed", open=False):
+            with gr.Accordion("After a run: what changed", open=False, elem_id="train-changed-box") as changes_box:
                 changed_btn = gr.Button("Compare with the model before this run", elem_id="train-changed")
                 changed_note = gr.Markdown(elem_id="train-changed-note")
                 changed = gr.Dataframe(headers=CHANGE_COLUMNS, interactive=False, elem_id="train-changed-metrics")
                 flips = gr.Dataframe(headers=FLIP_COLUMNS, interactive=False, wrap=True, max_height=360,
                                      label="Pairs whose verdict flipped", elem_id="train-flips")
                 flip_ids = gr.State([])
+                changes_shown = gr.State("")  # the run whose changes were last shown by themselves
     with gr.Accordion("All runs", open=False):
         table = gr.Dataframe(headers=["run", "status", "started", "data", "preset", "loss", "test AUC",
                                       "test d"], interactive=False, value=runs_table)
@@ -352,4 +372,8 @@ def build(ctx) -> None:
     compare_btn.click(compare, chosen, compare_plot, api_visibility="private")
     delete_btn.click(lambda ids: "\n".join(delete_run(i) for i in ids or []), chosen, message,
                      api_visibility="private").then(refresh_runs, None, [table, chosen], api_visibility="private")
-    gr.Timer(5.0).tick(refresh_runs, None, [table, chosen], api_visibility="private", show_progress="hidden")
+    slow_timer = gr.Timer(5.0)
+    slow_timer.tick(refresh_runs, None, [table, chosen], api_visibility="private", show_progress="hidden")
+    slow_timer.tick(changes_when_ready, [run_id, changes_shown],
+                    [changed, flips, flip_ids, changed_note, changes_box, changes_shown],
+                    api_visibility="private", show_progress="hidden")
