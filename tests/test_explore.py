@@ -146,6 +146,7 @@ def test_browser_shows_both_histograms_and_jumps_to_the_data_tab(tmp_path):
         assert result["n"] == len(PAIRS) and result["model"] == base_model_path() and "recall_at_5" in result
 
 
+@pytest.mark.slow  # loads the shipped fine-tuned model beside the base
 def test_the_histograms_can_show_calibrated_probability(compat_home, tmp_path):
     """Fine-tuned cosines crowd into a narrow band; the probability axis spreads them as the Score tab
     reports them: the fine-tuned model by its own run's calibration, the base by a fit on the data."""
