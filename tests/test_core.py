@@ -90,6 +90,7 @@ def test_base_scores_identical_statements_near_one(base_model):
     assert -1.0 <= other.cosine < 0.99 and other.probability is None
 
 
+@pytest.mark.slow  # a subprocess that imports torch and loads both models
 def test_score_cli_prints_the_score_on_its_last_line():
     run = subprocess.run(
         [sys.executable, "-m", "compat", "score", "--model", "base", "I love hiking", "I love hiking"],

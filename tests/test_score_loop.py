@@ -80,6 +80,7 @@ def test_store_import_takes_csv_and_jsonl(tmp_path, suffix):
     assert other.rows()[0].to_pair() == store.rows()[0].to_pair()
 
 
+@pytest.mark.slow  # runs `compat score --file` as a subprocess that loads both models
 def test_score_file_scores_good_rows_names_bad_ones_and_writes_atomically(compat_home, base_model, monkeypatch,
                                                                          tmp_path):
     import json
