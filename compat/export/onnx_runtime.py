@@ -30,7 +30,7 @@ def _read(file: Path) -> dict:
 
 
 def _threads() -> int:
-    """onnxruntime's intra-op threads: OMP_NUM_THREADS when set (shared/TRAPS.md 4), else its default."""
+    """onnxruntime's intra-op threads: OMP_NUM_THREADS when set (docs/traps.md, trap 4), else its default."""
     try:
         return max(0, int(os.environ.get("OMP_NUM_THREADS", "0")))
     except ValueError:
