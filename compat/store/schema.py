@@ -18,7 +18,6 @@ PAIR_COLUMNS_V4 = """id INTEGER PRIMARY KEY, text_1 TEXT NOT NULL, text_2 TEXT N
     deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1))"""
 SOURCES = ("generated", "imported", "hand-added")
 
-# Each entry moves the schema one version up; entries are never edited once released, only appended.
 # The full-text index follows deletes and text edits of pairs (migration 2; recreated by 4's table rebuild).
 _TEXT_DELETE_TRIGGER = (
     "CREATE TRIGGER pairs_text_delete AFTER DELETE ON pairs BEGIN INSERT INTO pairs_text(pairs_text, rowid,"
@@ -29,6 +28,7 @@ _TEXT_UPDATE_TRIGGER = (
     " old.text_1, old.text_2, old.explanation); INSERT INTO pairs_text(rowid, text_1, text_2, explanation)"
     " VALUES (new.id, new.text_1, new.text_2, new.explanation); END")
 
+# Each entry moves the schema one version up; entries are never edited once released, only appended.
 MIGRATIONS: list[tuple[str, ...]] = [
     (
         """CREATE TABLE pairs (
