@@ -25,12 +25,26 @@ STATEMENTS = ["I'd never date a smoker", "I smoke a pack a day", "Weekends are p
 pytestmark = pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "compat_model.json").exists(),
                                 reason="no shipped default model (run `make model`)")
 
-# Runs in a clean interpreter: only sentence-transformers (and numpy) are imported, compat is not importable.
+# Runs in a clean interpreter that stands for a machine without compat: `make` installs compat into the
+# venv (editable), so an import hook refuses it before anything is imported; only sentence-transformers
+# (and numpy) load the folder.
 PLAIN_LOADER = """
-import importlib.util, json, sys
+import importlib.abc, json, sys
+
+class NoCompat(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "compat":
+            raise ModuleNotFoundError(f"No module named {name!r} (compat is not installed here)", name=name)
+        return None
+
+sys.meta_path.insert(0, NoCompat())
+try:
+    import compat  # noqa: F401
+    raise AssertionError("compat must not be importable here")
+except ModuleNotFoundError:
+    pass
 import numpy as np
 from sentence_transformers import SentenceTransformer
-assert importlib.util.find_spec("compat") is None, "compat must not be importable here"
 folder, texts, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 model = SentenceTransformer(folder, device="cpu", local_files_only=True)
 np.save(out, model.encode(texts, normalize_embeddings=True, convert_to_numpy=True))
