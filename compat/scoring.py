@@ -36,3 +36,33 @@ def score(text_a: str, text_b: str, model: CompatModel | str = "base") -> Score:
     cosine = float(max(-1.0, min(1.0, float(a @ b))))
     prob = m.calibration.probability(cosine) if m.calibration else None
     return Score(model=m.name, cosine=cosine, probability=prob)
+
+
+@dataclass(frozen=True)
+class BaseAndTuned:
+    """Both models' scores of one pair, as the Score tab shows them. `error` says what stopped one:
+    unusable input (then `base` is None too), or a fine-tuned model that failed (`tuned` None, `model` set).
+    Without a fine-tuned model `model` and `tuned` are None and there is no error."""
+
+    base: Score | None
+    tuned: Score | None
+    model: str | None
+    error: str | None = None
+
+
+def score_base_and_tuned(text_a: str, text_b: str) -> BaseAndTuned:
+    """The pair under the base model and under the app's fine-tuned model (compat.active); never raises."""
+    from compat.active import active_finetuned
+    from compat.text import StatementError
+
+    try:
+        base = score(text_a, text_b, "base")
+    except StatementError as exc:
+        return BaseAndTuned(None, None, None, str(exc))
+    name = active_finetuned()
+    if name is None:
+        return BaseAndTuned(base, None, None)
+    try:
+        return BaseAndTuned(base, score(text_a, text_b, name), name)
+    except Exception as exc:  # a broken run must not take the base score down with it
+        return BaseAndTuned(base, None, name, str(exc))

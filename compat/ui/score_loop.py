@@ -41,21 +41,16 @@ def verdict_html(probability: float | None, tuned_cosine: float | None, base_cos
 
 def headline(text_a: str, text_b: str) -> tuple[str, int | None]:
     """The verdict HTML for two statements, and the label the fine-tuned model gives (None without one)."""
-    from compat.active import active_finetuned
-    from compat.scoring import score
-    from compat.text import StatementError
+    from compat.scoring import score_base_and_tuned
 
-    try:
-        base = score(text_a, text_b, "base")
-    except StatementError as exc:
-        return f"<div id='compat-verdict' class='compat-none'>Cannot score: {html.escape(str(exc))}.</div>", None
-    name = active_finetuned()
+    scored = score_base_and_tuned(text_a, text_b)
+    base, tuned, name = scored.base, scored.tuned, scored.model
+    if base is None:
+        return f"<div id='compat-verdict' class='compat-none'>Cannot score: {html.escape(scored.error)}.</div>", None
     if name is None:
         return verdict_html(None, None, base.cosine, None), None
-    try:
-        tuned = score(text_a, text_b, name)
-    except Exception as exc:  # a broken run must not take the base score down with it
-        return verdict_html(None, None, base.cosine, name) + f"<div>{html.escape(str(exc))}</div>", None
+    if tuned is None:
+        return verdict_html(None, None, base.cosine, name) + f"<div>{html.escape(scored.error)}</div>", None
     says = None if tuned.probability is None else int(tuned.probability >= 0.5)
     return verdict_html(tuned.probability, tuned.cosine, base.cosine, name), says
 

@@ -13,21 +13,16 @@ EXAMPLES = [[a, b] for a, b, _ in EXAMPLE_PAIRS]
 
 def score_pair(text_a: str, text_b: str) -> tuple[float | None, float | None, str, str]:
     """Base cosine, fine-tuned cosine, the fine-tuned verdict, and a message; never raises to the UI."""
-    from compat.active import active_finetuned
-    from compat.scoring import score
-    from compat.text import StatementError
+    from compat.scoring import score_base_and_tuned
 
-    try:
-        base = score(text_a, text_b, "base")
-    except StatementError as exc:
-        return None, None, "", f"Cannot score: {exc}."
-    name = active_finetuned()
+    scored = score_base_and_tuned(text_a, text_b)
+    base, tuned, name = scored.base, scored.tuned, scored.model
+    if base is None:
+        return None, None, "", f"Cannot score: {scored.error}."
     if name is None:
         return round(base.cosine, 4), None, "", "No fine-tuned model yet: train one in the Train tab."
-    try:
-        tuned = score(text_a, text_b, name)
-    except Exception as exc:  # a broken run must not take the base score down with it
-        return round(base.cosine, 4), None, "", f"Fine-tuned model {name!r} failed: {exc}"
+    if tuned is None:
+        return round(base.cosine, 4), None, "", f"Fine-tuned model {name!r} failed: {scored.error}"
     verdict = ""
     if tuned.probability is not None:
         verdict = f"{tuned.probability:.0%} compatible"
