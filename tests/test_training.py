@@ -349,3 +349,34 @@ def test_cosent_mnrl_mix_on_a_local_base_folder(data_dir, tmp_path):
     assert load_model(str(out)).embed(["I smoke a pack a day"]).shape == (1, 384)
     with pytest.raises(ConfigError, match="--base /nowhere: not a sentence-transformers folder"):
         tiny_config(data_dir, out, base="/nowhere")
+
+
+@pytest.mark.slow
+def test_supcon_trains_on_stance_groups_beside_the_pairs(data_dir, tmp_path):
+    """--loss mnrl+supcon takes a batch of triplets and a batch of stance groups in turn; the groups file
+    is found beside train.jsonl, recorded in config.json, and a missing one is refused before any model loads."""
+    import shutil
+
+    from compat.models import load_model
+    from compat.training.data import DataError
+    from compat.training.run import train
+
+    folder = tmp_path / "data"
+    shutil.copytree(data_dir, folder)
+    rng = random.Random(3)
+    groups = [{"trait": trait, "pos": rng.sample(pro, 2), "neg": rng.sample(con, 2)}
+              for trait, (pro, con) in STANCES.items() for _ in range(6)]
+    with pytest.raises(DataError, match="--loss supcon trains on stance groups: pass --groups FILE"):
+        train(tiny_config(folder, tmp_path / "none", loss="supcon"), echo=False)
+    assert not (tmp_path / "none").exists()
+    write_jsonl(folder / "train_groups.jsonl", groups)
+    out = tmp_path / "supcon"
+    result = train(tiny_config(folder, out, loss="mnrl+supcon", max_steps=8, eval_steps=100), echo=False)
+    assert result.status == "finished" and result.steps == 8
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"]["groups"]["groups"] == 36 and config["settings"]["loss"] == "mnrl+supcon"
+    losses = [e["loss"] for e in events_of(out) if e["kind"] == "train"]
+    assert len(losses) == 8 and all(np.isfinite(losses))
+    assert load_model(str(out)).embed(["I smoke a pack a day"]).shape == (1, 384)
+    plain = train(tiny_config(folder, tmp_path / "plain", max_steps=2, eval_steps=100), echo=False)
+    assert json.loads((plain.run_dir / "config.json").read_text())["data"]["groups"] is None  # cosent: unused

@@ -1,5 +1,5 @@
 """`python -m compat generate --out DIR [--n N] [--seed S] [--speakers boy,girl|mixed|none]
-[--compose [--wordings K]]`."""
+[--compose [--wordings K]] [--groups N [--group-routes negation|all]]`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wordings", type=int, default=None,
                         help="with --compose: at most this many distinct wordings per preference in the train "
                              "split (the wording curve); validation and test keep every wording")
+    parser.add_argument("--groups", type=int, default=0, metavar="N",
+                        help="also write N stance groups from the train split's wording to train_groups.jsonl "
+                             "(the data of the supcon losses)")
+    parser.add_argument("--group-routes", choices=("negation", "all"), default="negation",
+                        help="how group statements take a side: negation (like / dislike / dealbreaker frames over "
+                             "the trait's own phrases, and the hand-written phrasings; default) or all (also the "
+                             "opposite pole's phrases, contrasts and antonym traits)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,14 +41,19 @@ def run(args: argparse.Namespace) -> int:
     if args.wordings is not None and (args.wordings < 1 or not args.compose):
         raise CommandFailed(f"--wordings takes a number of at least 1, with --compose; got {args.wordings}"
                             + ("" if args.compose else " without --compose"))
+    if args.groups < 0:
+        raise CommandFailed(f"--groups takes a number of groups, 0 or more; got {args.groups}")
     started = time.perf_counter()
     try:
         metadata = write_dataset(args.out, n=args.n, seed=args.seed, speakers=args.speakers,
-                                 wordings=args.wordings, compose=args.compose)
+                                 wordings=args.wordings, compose=args.compose, groups=args.groups,
+                                 group_routes=args.group_routes)
     except ValueError as exc:
         raise CommandFailed(str(exc)) from exc
     took = time.perf_counter() - started
     sizes = ", ".join(f"{s} {metadata['splits'][s]['n']}" for s in ("train", "validation", "test"))
     print(f"wrote {sizes} pairs to {Path(args.out)} in {took:.2f} s")
+    if args.groups:
+        print(f"wrote {args.groups} stance groups to {Path(args.out) / 'train_groups.jsonl'}")
     print("held-out wording: " + json.dumps(metadata["held_out"]))
     return 0

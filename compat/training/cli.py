@@ -11,7 +11,7 @@ from compat.cli import CommandFailed
 from compat.training.config import COMPUTE_DTYPES, LOSSES, PRESETS, QUANTS, ConfigError, TrainConfig, parse_instruction
 
 # option dest -> TrainConfig field, for the options that override a preset when given
-OVERRIDES = ("validation", "test", "quant", "compute_dtype", "lora_r", "lora_alpha", "loss", "epochs",
+OVERRIDES = ("validation", "test", "groups", "quant", "compute_dtype", "lora_r", "lora_alpha", "loss", "epochs",
              "lr", "batch", "seed", "max_steps", "eval_steps", "logging_steps", "unrelated", "base")
 
 
@@ -21,6 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: COMPAT_HOME/runs/<run-id>)")
     p.add_argument("--validation", metavar="FILE", help="validation pairs (default: 10%% of --data held out)")
     p.add_argument("--test", metavar="FILE", help="test pairs, measured once at the end")
+    p.add_argument("--groups", metavar="FILE",
+                   help="stance groups for the supcon losses (default: train_groups.jsonl in a --data directory; "
+                        "write one with `python -m compat generate --groups N`)")
     p.add_argument("--extra-test", metavar="FILE", action="append", default=[],
                    help="another pair file to measure at the end (repeatable)")
     p.add_argument("--preset", choices=list(PRESETS), default="default",

@@ -12,7 +12,9 @@ from typing import Any
 
 from compat.text import DEFAULT_INSTRUCTION
 
-LOSSES = ("contrastive", "online_contrastive", "cosine", "signed_cosine", "cosent", "mnrl", "cosent+mnrl")
+LOSSES = ("contrastive", "online_contrastive", "cosine", "signed_cosine", "cosent", "mnrl", "cosent+mnrl",
+          "supcon", "cosent+supcon", "mnrl+supcon")
+GROUP_LOSSES = ("supcon", "cosent+supcon", "mnrl+supcon")  # they train on stance groups
 QUANTS = ("4bit", "none")
 COMPUTE_DTYPES = ("auto", "bf16", "fp16", "fp32")
 
@@ -39,6 +41,8 @@ class TrainConfig:
     out: str | None = None
     validation: str | None = None
     test: str | None = None
+    # stance groups (compat.generator.groups) for the supcon losses; default DATA_DIR/train_groups.jsonl
+    groups: str | None = None
     extra_tests: list[str] = field(default_factory=list)
     preset: str = "default"
     # A local sentence-transformers folder to fine-tune instead of the shipped all-MiniLM-L6-v2

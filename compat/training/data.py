@@ -8,10 +8,12 @@ pairs is held out (seeded) so that evaluation during training and calibration al
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from compat.generator.groups import GROUPS_FILE
 from compat.pairs import PairFileError, load_pairs
 from compat.text import clean_statement
 
@@ -28,6 +30,7 @@ class DataFiles:
     validation: Path | None = None
     test: Path | None = None
     extra: tuple[Path, ...] = ()
+    groups: Path | None = None
 
 
 @dataclass
@@ -40,11 +43,13 @@ class TrainData:
     test: list[dict] | None = None
     extra: dict[str, list[dict]] = field(default_factory=dict)
     validation_source: str = "file"
+    groups: list[dict] | None = None
 
 
 def resolve_files(data: str, validation: str | None = None, test: str | None = None,
-                  extra: list[str] | tuple[str, ...] = ()) -> DataFiles:
-    """`data` is a pair file, or a directory holding train.jsonl (+ validation.jsonl, test.jsonl if present)."""
+                  extra: list[str] | tuple[str, ...] = (), groups: str | None = None) -> DataFiles:
+    """`data` is a pair file, or a directory holding train.jsonl (+ validation.jsonl, test.jsonl and
+    train_groups.jsonl, the stance groups, if present)."""
     path = Path(data).expanduser()
     if path.is_dir():
         train = path / "train.jsonl"
@@ -52,11 +57,13 @@ def resolve_files(data: str, validation: str | None = None, test: str | None = N
             raise DataError(f"--data {data}: a directory must hold train.jsonl")
         validation = validation or _if_file(path / "validation.jsonl")
         test = test or _if_file(path / "test.jsonl")
+        groups = groups or _if_file(path / GROUPS_FILE)
     elif path.is_file():
         train = path
     else:
         raise DataError(f"--data {data}: no such file or directory")
-    named = [("--validation", validation), ("--test", test), *(("--extra-test", e) for e in extra)]
+    named = [("--validation", validation), ("--test", test), ("--groups", groups),
+             *(("--extra-test", e) for e in extra)]
     for flag, file in named:
         if file is not None and not Path(file).expanduser().is_file():
             raise DataError(f"{flag} {file}: no such file")
@@ -72,6 +79,7 @@ def resolve_files(data: str, validation: str | None = None, test: str | None = N
         validation=Path(validation).expanduser().resolve() if validation else None,
         test=Path(test).expanduser().resolve() if test else None,
         extra=tuple(Path(e).expanduser().resolve() for e in extra),
+        groups=Path(groups).expanduser().resolve() if groups else None,
     )
 
 
@@ -102,9 +110,44 @@ def split_validation(pairs: list[dict], fraction: float, seed: int) -> tuple[lis
     return train, validation
 
 
+def read_groups(path: Path) -> list[dict]:
+    """Stance groups, one JSON object a line: {"trait": str, "pos": [k texts], "neg": [k texts]} with the
+    same k >= 1 on every line (optional "antonyms": [traits]); DataError names the file, line and field."""
+    groups: list[dict] = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DataError(f"groups {path}: cannot read ({exc.strerror})") from exc
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"groups {path}, line {number}"
+        try:
+            group = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: not JSON ({exc.msg})") from exc
+        if not isinstance(group, dict) or not isinstance(group.get("trait"), str) or not group["trait"]:
+            raise DataError(f"{where}: field 'trait' must be a non-empty string")
+        for side in ("pos", "neg"):
+            texts = group.get(side)
+            if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+                raise DataError(f"{where}: field {side!r} must be a list of non-empty statements")
+        k = len(groups[0]["pos"]) if groups else len(group["pos"])
+        if len(group["pos"]) != k or len(group["neg"]) != k:
+            raise DataError(f"{where}: 'pos' and 'neg' must each hold {k} statements, as the first group does")
+        antonyms = group.get("antonyms", [])
+        if not isinstance(antonyms, list) or not all(isinstance(a, str) for a in antonyms):
+            raise DataError(f"{where}: field 'antonyms' must be a list of trait names")
+        groups.append(group)
+    if len({g["trait"] for g in groups}) < 2:
+        raise DataError(f"groups {path}: needs groups of at least two traits")
+    return groups
+
+
 def load_data(files: DataFiles, validation_fraction: float = 0.1, seed: int = 42) -> TrainData:
     """Read every split (all errors before any model work) and hold out validation when none is given."""
     train = read_split(files.train, "train")
+    groups = read_groups(files.groups) if files.groups else None
     validation = read_split(files.validation, "validation") if files.validation else None
     test = read_split(files.test, "test") if files.test else None
     extra = {p.stem: read_split(p, "extra test") for p in files.extra}
@@ -116,7 +159,7 @@ def load_data(files: DataFiles, validation_fraction: float = 0.1, seed: int = 42
         raise DataError(f"train data {files.train}: needs both compatible (1) and incompatible (0) pairs")
     if len({p["label"] for p in validation}) < 2:
         raise DataError(f"validation data ({source}): needs both compatible (1) and incompatible (0) pairs")
-    return TrainData(files, train, validation, test, extra, source)
+    return TrainData(files, train, validation, test, extra, source, groups)
 
 
 def statements(pairs: list[dict]) -> tuple[list[str], list[str], list[int]]:
@@ -176,17 +219,37 @@ def hard_triplets(pairs: list[dict], seed: int) -> list[tuple[str, str, str]]:
     return out
 
 
-def to_dataset(pairs: list[dict], loss: str, unrelated: float = 0.0, seed: int = 42):
+def group_dataset(groups: list[dict]):
+    """A datasets.Dataset of stance groups for StanceSupConLoss: columns pos_0..pos_k-1, neg_0..neg_k-1
+    (cleaned statements) and label, the trait's index (compat.training.losses.group_conflicts)."""
+    from datasets import Dataset
+
+    from compat.training.losses import group_conflicts
+
+    index, _ = group_conflicts(groups)
+    k = len(groups[0]["pos"])
+    columns = {f"{side}_{i}": [clean_statement(g[side][i]) for g in groups] for side in ("pos", "neg")
+               for i in range(k)}
+    return Dataset.from_dict({**columns, "label": [index[g["trait"]] for g in groups]})
+
+
+def to_dataset(pairs: list[dict], loss: str, unrelated: float = 0.0, seed: int = 42,
+               groups: list[dict] | None = None):
     """A datasets.Dataset in the column layout `loss` expects (a dict of two for `cosent+mnrl`).
 
     Pair losses get (sentence1, sentence2, label as float); `signed_cosine` gets targets 1 / -1 and,
     with `unrelated` > 0, that share of len(pairs) extra unrelated pairs with target 0, shuffled in;
     `mnrl` gets (anchor, positive, negative) hard_triplets, or (anchor, positive) compatible pairs when
     the data has no hard negative; `cosent+mnrl` gets {"pairs": cosent's rows, "triplets": mnrl's rows},
-    which the trainer takes in turn (round robin).
+    which the trainer takes in turn (round robin); `supcon` gets the stance `groups` (group_dataset), and
+    `cosent+supcon` / `mnrl+supcon` {"pairs": that pair loss's rows, "groups": the groups}.
     """
     from datasets import Dataset
 
+    if loss == "supcon":
+        return group_dataset(groups)
+    if loss.endswith("+supcon"):
+        return {"pairs": to_dataset(pairs, loss.split("+")[0], seed=seed), "groups": group_dataset(groups)}
     if loss == "cosent+mnrl":
         return {"pairs": to_dataset(pairs, "cosent", seed=seed), "triplets": to_dataset(pairs, "mnrl", seed=seed)}
     first, second, labels = statements(pairs)
@@ -229,4 +292,6 @@ def describe(data: TrainData) -> dict:
         "test": entry(data.files.test, data.test),
         "extra": {name: entry(path, data.extra[path.stem]) for path in data.files.extra
                   for name in [path.stem]},
+        "groups": {"path": str(data.files.groups), "sha256": file_sha256(data.files.groups),
+                   "groups": len(data.groups)} if data.groups else None,
     }

@@ -20,15 +20,15 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from compat.models import MODEL_FILE
 from compat.pairs import atomic_write
 from compat.paths import runs_dir
 from compat.training.callbacks import EventLog, StopRequest, rank, trainer_callbacks, world_size
-from compat.training.config import TrainConfig
-from compat.training.data import DataError, TrainData, describe, load_data, resolve_files
+from compat.training.config import GROUP_LOSSES, TrainConfig
+from compat.training.data import GROUPS_FILE, DataError, TrainData, describe, load_data, resolve_files
 from compat.training.rundir import new_run_id, pid_alive
 
 RUN_ARTIFACTS = ("status.json", "config.json", "events.jsonl", "metrics.json", "compat_model.json",
@@ -182,7 +182,7 @@ def build_trainer(cfg: TrainConfig, data: TrainData, train_rows, built, plan: di
         model=encoder,
         args=training_arguments(cfg, plan, built.device, built.compute_dtype, scratch),
         train_dataset=train_rows,
-        loss=build_loss(cfg.loss, encoder),
+        loss=build_loss(cfg.loss, encoder, data.groups),
         evaluator=make_evaluator(data.validation, cfg.eval_max_pairs, cfg.seed),
         callbacks=callbacks,
     )
@@ -220,7 +220,12 @@ def train(cfg: TrainConfig, echo: bool = True) -> RunResult:
     """
     cfg.check()
     main = rank() == 0
-    files = resolve_files(cfg.data, cfg.validation, cfg.test, cfg.extra_tests)
+    files = resolve_files(cfg.data, cfg.validation, cfg.test, cfg.extra_tests, cfg.groups)
+    if cfg.loss not in GROUP_LOSSES:
+        files = replace(files, groups=None)  # a data directory's groups are for the supcon losses only
+    elif files.groups is None:
+        raise DataError(f"--loss {cfg.loss} trains on stance groups: pass --groups FILE or put {GROUPS_FILE} "
+                        "beside train.jsonl (python -m compat generate --out DIR --groups N writes one)")
     run_dir, created = prepare_run_dir(cfg.out, cfg.force) if main else (None, False)
     started = time.time()
     if main:
@@ -259,14 +264,15 @@ def _train(cfg: TrainConfig, data: TrainData, run_dir: Path | None, stop: StopRe
     built = build_model(quant=cfg.quant, full=cfg.full, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
                         lora_dropout=cfg.lora_dropout, seed=cfg.seed, compute_dtype=cfg.compute_dtype,
                         base=base_path(cfg))
-    train_rows = to_dataset(data.train, cfg.loss, cfg.unrelated, cfg.seed)  # + unrelated pairs (signed_cosine)
+    groups = data.groups if cfg.loss in GROUP_LOSSES else None
+    train_rows = to_dataset(data.train, cfg.loss, cfg.unrelated, cfg.seed, groups)  # + unrelated pairs (signed_cosine)
     rows = rows_per_epoch(train_rows)
     plan = {**plan_steps(rows, cfg, world_size()), "train_rows": rows}
     if main:
         atomic_write(run_dir / "config.json",
                      json.dumps(run_config(cfg, data, built, plan, run_dir), indent=2) + "\n")
         if echo:
-            if isinstance(train_rows, dict):  # cosent+mnrl: say what each set holds
+            if isinstance(train_rows, dict):  # cosent+mnrl, *+supcon: say what each set holds
                 added = " (" + " + ".join(f"{len(part)} {name}" for name, part in train_rows.items()) + ")"
             else:
                 added = added_text(len(train_rows) - len(data.train))

@@ -1,0 +1,87 @@
+"""Stance groups: for one trait, a few wordings of each of its two sides, the data of the `supcon` loss.
+
+A pair says whether two statements go together; a group says more at once. Its `pos` statements all
+take the trait's side (they like it, dislike its opposite, or prefer it to an antonym) and its `neg`
+statements all take the other side (they dislike it, like its opposite, rule it out as a dealbreaker,
+or take an antonym trait's side). In a batch of groups each statement must find its own side of its own
+trait among everything else, so the other side of the same topic is the hard negative (stance) and the
+other traits are easy ones (topic is kept).
+
+Wordings come from one split's frames, topic phrases and hand-written phrasings only (train, for
+training), so groups never leak validation or test wording.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from compat.generator.ontology import Ontology, load_ontology
+from compat.generator.wording import Wording, add_noise, load_wording
+from compat.pairs import atomic_write
+
+GROUPS_FILE = "train_groups.jsonl"
+GROUP_ROUTES = ("negation", "all")
+NEGATION_ROUTES = ("like", "dislike", "dealbreaker", "hand")
+GROUP_SIDE = 2  # statements per side: 16 groups a batch are 64 statements, two cosent batches' worth
+NOISE_SHARE = 0.08  # as in composed pairs: light surface noise on a small share of statements
+
+
+def sides(wording: Wording, trait: str, split: str, routes: str = "negation",
+          ) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """(pos side, neg side) of `trait` in `split`: each a list of wording lists (one per route and trait),
+    so drawing a list first keeps a route with few wordings from drowning under one with thousands.
+    `routes`: "negation", the side said by like / dislike / dealbreaker frames over the trait's own
+    (pro) phrases and by the hand-written phrasings; "all" adds the opposite pole's phrases (dislike x
+    anti, like x anti), contrasts and the antonym traits' sides."""
+    if routes not in GROUP_ROUTES:
+        raise ValueError(f"routes {routes!r}: choose one of {', '.join(GROUP_ROUTES)}")
+
+    def said(t: str, stance: str) -> list[tuple[str, ...]]:
+        return [ws for r, ws in wording.pool((t, stance), split).items()
+                if ws and (routes == "all" or r in NEGATION_ROUTES)]
+
+    pos, neg = said(trait, "pos"), said(trait, "neg") + said(trait, "dealbreaker")
+    for other in wording.antonyms_of(trait) if routes == "all" else ():
+        if other in wording.onto.traits_in(split):
+            pos += said(other, "neg")  # not an antonym's side is this trait's side
+            neg += said(other, "pos")
+    return pos, neg
+
+
+def stance_groups(n: int, per_side: int = GROUP_SIDE, seed: int = 0, split: str = "train",
+                  routes: str = "negation", onto: Ontology | None = None) -> list[dict]:
+    """`n` groups {"trait", "antonyms", "pos": [per_side wordings], "neg": [per_side wordings]}, traits drawn evenly
+    from `split`'s traits, each statement distinct within its group."""
+    onto = onto or load_ontology()
+    wording = load_wording(onto)
+    rng = random.Random(f"groups:{seed}:{split}")
+    traits = onto.traits_in(split)
+    by_trait = {t: sides(wording, t, split, routes) for t in traits}
+    out = []
+    for i in range(n):
+        trait = traits[i % len(traits)] if i < n - n % len(traits) else rng.choice(traits)
+        group: dict = {"trait": trait, "antonyms": wording.antonyms_of(trait)}
+        for name, side in zip(("pos", "neg"), by_trait[trait]):
+            drawn: list[str] = []
+            for _ in range(per_side * 20):  # distinct wordings; every side has far more than per_side
+                text = rng.choice(rng.choice(side))
+                if text not in drawn:
+                    drawn.append(text)
+                if len(drawn) == per_side:
+                    break
+            group[name] = [add_noise(t, rng) if rng.random() < NOISE_SHARE else t for t in drawn]
+        out.append(group)
+    rng.shuffle(out)
+    return out
+
+
+def write_groups(out: str | Path, n: int, per_side: int = GROUP_SIDE, seed: int = 0, routes: str = "negation",
+                 ) -> Path:
+    """Write `n` train-split stance groups to OUT/train_groups.jsonl (atomically); returns the path."""
+    path = Path(out) / GROUPS_FILE
+    groups = stance_groups(n, per_side, seed, routes=routes)
+    lines = "".join(json.dumps(g, ensure_ascii=False) + "\n" for g in groups)
+    atomic_write(path, lines)
+    return path

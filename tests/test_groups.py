@@ -1,0 +1,125 @@
+"""Stance groups (compat.generator.groups) and the supcon loss that trains on them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from compat.generator.groups import GROUPS_FILE, sides, stance_groups
+from compat.generator.ontology import load_ontology
+from compat.generator.wording import load_wording
+
+
+def side_wordings(wording, trait: str, split: str, routes: str) -> tuple[set[str], set[str]]:
+    pos, neg = sides(wording, trait, split, routes)
+    return {w for ws in pos for w in ws}, {w for ws in neg for w in ws}
+
+
+@pytest.mark.parametrize("routes", ["negation", "all"])
+def test_groups_take_each_side_from_train_wording_only(routes):
+    onto = load_ontology()
+    wording = load_wording(onto)
+    groups = stance_groups(300, per_side=2, seed=3, routes=routes)
+    assert len(groups) == 300
+    train_traits = set(onto.traits_in("train"))
+    assert {g["trait"] for g in groups} == train_traits  # every train trait, no test-only trait
+    held_out = {w for t in onto.traits for s in ("pos", "neg", "dealbreaker") for split in ("validation", "test")
+                for ws in wording.pool((t, s), split).values() for w in ws}
+    train = {w for t in train_traits for s in ("pos", "neg", "dealbreaker")
+             for ws in wording.pool((t, s), "train").values() for w in ws}
+    exact = 0
+    for g in groups:
+        pos, neg = side_wordings(wording, g["trait"], "train", routes)
+        assert len(g["pos"]) == len(g["neg"]) == 2 and len(set(g["pos"] + g["neg"])) == 4
+        assert not set(g["pos"] + g["neg"]) & (held_out - train)
+        assert not set(g["pos"]) & neg and not set(g["neg"]) & pos
+        assert g["antonyms"] == wording.antonyms_of(g["trait"])
+        exact += sum(t in pos for t in g["pos"]) + sum(t in neg for t in g["neg"])
+    assert 0.86 < exact / (4 * len(groups)) < 0.97  # light surface noise changes ~8% of statements
+
+
+def test_negation_routes_keep_to_the_traits_own_phrases():
+    onto = load_ontology()
+    wording = load_wording(onto)
+    pos, neg = side_wordings(wording, "homebody", "train", "negation")
+    pos_all, neg_all = side_wordings(wording, "homebody", "train", "all")
+    assert pos < pos_all and neg < neg_all
+    pool = wording.pool(("homebody", "pos"), "train")
+    assert set(pool["like"]) <= pos and not set(pool["dislike_anti"]) & pos
+    assert set(wording.pool(("party_goer", "pos"), "train")["like"]) <= neg_all  # an antonym's side
+    assert not set(wording.pool(("party_goer", "pos"), "train")["like"]) & neg
+
+
+def test_generate_writes_groups_and_says_how(tmp_path):
+    from compat.generator.dataset import write_dataset
+
+    metadata = write_dataset(tmp_path, n=60, seed=1, groups=40)
+    rows = [json.loads(line) for line in (tmp_path / GROUPS_FILE).read_text().splitlines()]
+    assert len(rows) == 40 and metadata["groups"] == {"file": GROUPS_FILE, "n": 40, "per_side": 2,
+                                                       "routes": "negation"}
+    assert metadata["command"].endswith("--groups 40")
+    again = tmp_path / "again"
+    write_dataset(again, n=60, seed=1, groups=40)
+    assert (again / GROUPS_FILE).read_bytes() == (tmp_path / GROUPS_FILE).read_bytes()  # same seed, same bytes
+
+
+@pytest.mark.parametrize("line, error", [
+    ("{not json", "line 2: not JSON"),
+    ('{"pos": ["a", "b"], "neg": ["c", "d"]}', "line 2: field 'trait' must be a non-empty string"),
+    ('{"trait": "x", "pos": ["a", ""], "neg": ["c", "d"]}', "line 2: field 'pos' must be a list of non-empty"),
+    ('{"trait": "x", "pos": ["a"], "neg": ["c"]}', "line 2: 'pos' and 'neg' must each hold 2 statements"),
+    ('{"trait": "x", "pos": ["a", "b"], "neg": ["c", "d"], "antonyms": "y"}', "line 2: field 'antonyms'"),
+])
+def test_a_bad_groups_line_is_named(tmp_path, line, error):
+    from compat.training.data import DataError, read_groups
+
+    path = tmp_path / "groups.jsonl"
+    path.write_text('{"trait": "w", "pos": ["a", "b"], "neg": ["c", "d"]}\n' + line + "\n")
+    with pytest.raises(DataError, match=f"groups {path}, {error}"):
+        read_groups(path)
+
+
+class Fixed(torch.nn.Module):
+    """Stands in for the encoder: a feature dict's "ids" index a fixed embedding table."""
+
+    def __init__(self, table: torch.Tensor):
+        super().__init__()
+        self.table = table
+
+    def forward(self, features):
+        return {"sentence_embedding": self.table[features["ids"]]}
+
+
+def loss_of(table: torch.Tensor, traits: list[int], conflicts: torch.Tensor, **kw) -> float:
+    """The loss of a batch whose row r holds statements table[4r .. 4r+3] (2 pos, then 2 neg)."""
+    from compat.training.losses import StanceSupConLoss
+
+    loss = StanceSupConLoss(Fixed(table), conflicts, **kw)
+    rows = len(traits)
+    features = [{"ids": torch.arange(rows) * 4 + c} for c in range(4)]
+    return float(loss(features, torch.tensor(traits)))
+
+
+def test_supcon_is_low_when_sides_and_traits_are_apart_and_ignores_antonym_conflicts():
+    torch.manual_seed(0)
+    axes = torch.eye(8)
+    # rows: trait 0 and trait 1; sides on opposite directions of each trait's own axis
+    separated = torch.stack([axes[0], axes[0], -axes[0], -axes[0], axes[1], axes[1], -axes[1], -axes[1]])
+    stance_blind = torch.stack([axes[0], axes[0], axes[0], axes[0], axes[1], axes[1], axes[1], axes[1]])
+    topic_blind = torch.stack([axes[0], axes[0], -axes[0], -axes[0], axes[0], axes[0], -axes[0], -axes[0]])
+    none = torch.zeros(2, 2, dtype=torch.bool)
+    good = loss_of(separated, [0, 1], none)
+    assert good < 0.01
+    assert loss_of(stance_blind, [0, 1], none) > good + 1
+    assert loss_of(topic_blind, [0, 1], none) > good + 0.5
+    # trait 1 is trait 0's antonym: its pos side reads as trait 0's neg side, which is not penalised
+    # once the two traits are marked as conflicting, and is without the mark
+    antonym = torch.stack([axes[0], axes[0], -axes[0], -axes[0], -axes[0], -axes[0], axes[0], axes[0]])
+    conflicts = torch.tensor([[False, True], [True, False]])
+    assert loss_of(antonym, [0, 1], conflicts) < 0.01 < loss_of(antonym, [0, 1], none)
+    # the stance term alone: only each statement's own trait counts
+    assert loss_of(stance_blind, [0, 1], none) > loss_of(stance_blind, [0, 1], none, stance_weight=0.0) + 1
+    assert loss_of(topic_blind, [0, 1], none) == pytest.approx(loss_of(topic_blind, [0, 1], none, stance_weight=0.0),
+                                                               abs=0.01)
