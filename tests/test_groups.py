@@ -36,6 +36,7 @@ def test_groups_take_each_side_from_train_wording_only(routes):
         assert not set(g["pos"] + g["neg"]) & (held_out - train)
         assert not set(g["pos"]) & neg and not set(g["neg"]) & pos
         assert g["antonyms"] == wording.antonyms_of(g["trait"])
+        assert all((g["trait"], r) in onto.related or (r, g["trait"]) in onto.related for r in g["related"])
         exact += sum(t in pos for t in g["pos"]) + sum(t in neg for t in g["neg"])
     assert 0.86 < exact / (4 * len(groups)) < 0.97  # light surface noise changes ~8% of statements
 
@@ -60,6 +61,7 @@ def test_generate_writes_groups_and_says_how(tmp_path):
     assert len(rows) == 40 and metadata["groups"] == {"file": GROUPS_FILE, "n": 40, "per_side": 2,
                                                        "routes": "negation"}
     assert metadata["command"].endswith("--groups 40")
+    assert any(row["related"] for row in rows)
     again = tmp_path / "again"
     write_dataset(again, n=60, seed=1, groups=40)
     assert (again / GROUPS_FILE).read_bytes() == (tmp_path / GROUPS_FILE).read_bytes()  # same seed, same bytes
@@ -71,6 +73,7 @@ def test_generate_writes_groups_and_says_how(tmp_path):
     ('{"trait": "x", "pos": ["a", ""], "neg": ["c", "d"]}', "line 2: field 'pos' must be a list of non-empty"),
     ('{"trait": "x", "pos": ["a"], "neg": ["c"]}', "line 2: 'pos' and 'neg' must each hold 2 statements"),
     ('{"trait": "x", "pos": ["a", "b"], "neg": ["c", "d"], "antonyms": "y"}', "line 2: field 'antonyms'"),
+    ('{"trait": "x", "pos": ["a", "b"], "neg": ["c", "d"], "related": [1]}', "line 2: field 'related'"),
 ])
 def test_a_bad_groups_line_is_named(tmp_path, line, error):
     from compat.training.data import DataError, read_groups

@@ -50,9 +50,15 @@ def sides(wording: Wording, trait: str, split: str, routes: str = "negation",
     return pos, neg
 
 
+def related_of(onto: Ontology, trait: str) -> list[str]:
+    """The traits the ontology says go with `trait` (a shared side is compatible: hiking and camping)."""
+    return sorted({b for a, b in onto.related if a == trait} | {a for a, b in onto.related if b == trait})
+
+
 def stance_groups(n: int, per_side: int = GROUP_SIDE, seed: int = 0, split: str = "train",
                   routes: str = "negation", onto: Ontology | None = None) -> list[dict]:
-    """`n` groups {"trait", "antonyms", "pos": [per_side wordings], "neg": [per_side wordings]}, traits drawn evenly
+    """`n` groups {"trait", "antonyms", "related", "pos": [per_side wordings], "neg": [per_side wordings]},
+    traits drawn evenly
     from `split`'s traits, each statement distinct within its group."""
     onto = onto or load_ontology()
     wording = load_wording(onto)
@@ -62,7 +68,7 @@ def stance_groups(n: int, per_side: int = GROUP_SIDE, seed: int = 0, split: str 
     out = []
     for i in range(n):
         trait = traits[i % len(traits)] if i < n - n % len(traits) else rng.choice(traits)
-        group: dict = {"trait": trait, "antonyms": wording.antonyms_of(trait)}
+        group: dict = {"trait": trait, "antonyms": wording.antonyms_of(trait), "related": related_of(onto, trait)}
         for name, side in zip(("pos", "neg"), by_trait[trait]):
             drawn: list[str] = []
             for _ in range(per_side * 20):  # distinct wordings; every side has far more than per_side

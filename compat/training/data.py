@@ -112,7 +112,8 @@ def split_validation(pairs: list[dict], fraction: float, seed: int) -> tuple[lis
 
 def read_groups(path: Path) -> list[dict]:
     """Stance groups, one JSON object a line: {"trait": str, "pos": [k texts], "neg": [k texts]} with the
-    same k >= 1 on every line (optional "antonyms": [traits]); DataError names the file, line and field."""
+    same k >= 1 on every line (optional "antonyms" and "related": [traits], whose statements the loss
+    neither pulls together nor pushes apart); DataError names the file, line and field."""
     groups: list[dict] = []
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -135,9 +136,10 @@ def read_groups(path: Path) -> list[dict]:
         k = len(groups[0]["pos"]) if groups else len(group["pos"])
         if len(group["pos"]) != k or len(group["neg"]) != k:
             raise DataError(f"{where}: 'pos' and 'neg' must each hold {k} statements, as the first group does")
-        antonyms = group.get("antonyms", [])
-        if not isinstance(antonyms, list) or not all(isinstance(a, str) for a in antonyms):
-            raise DataError(f"{where}: field 'antonyms' must be a list of trait names")
+        for name in ("antonyms", "related"):
+            linked = group.get(name, [])
+            if not isinstance(linked, list) or not all(isinstance(a, str) for a in linked):
+                raise DataError(f"{where}: field {name!r} must be a list of trait names")
         groups.append(group)
     if len({g["trait"] for g in groups}) < 2:
         raise DataError(f"groups {path}: needs groups of at least two traits")

@@ -47,8 +47,9 @@ class StanceSupConLoss(nn.Module):
     (cos(i, j) / temperature) at p, the softmax over all other statements of the batch (the term that
     keeps topic: other traits are negatives), plus `stance_weight` times the same with the softmax over
     i's own trait only (the term that teaches stance: the other side of the topic is all there is).
-    Statements of two different traits that `conflicts` marks (antonyms: one's pos side is the other's
-    neg side) are left out of each other's softmax, being neither the same key nor a different one.
+    Statements of two different traits that `conflicts` marks (antonyms, whose pos side is the other's
+    neg side; related traits, whose same sides go together) are left out of each other's softmax: they
+    are neither the same preference nor an unrelated one.
     """
 
     def __init__(self, model, conflicts: torch.Tensor, temperature: float = SUPCON_TEMPERATURE,
@@ -89,12 +90,16 @@ def supcon_term(logits: torch.Tensor, positive: torch.Tensor, left_out: torch.Te
 
 def group_conflicts(groups: list[dict]) -> tuple[dict[str, int], torch.Tensor]:
     """(trait -> label index, conflicts matrix) of a stance-group set: index order is sorted trait names;
-    conflicts[a, b] is True when a group of trait a lists b among its antonyms (or the other way)."""
-    names = sorted({g["trait"] for g in groups} | {a for g in groups for a in g.get("antonyms", ())})
+    conflicts[a, b] is True when a group of trait a lists b among its antonyms or related traits (or the
+    other way)."""
+    def linked(g: dict) -> list[str]:
+        return [*g.get("antonyms", ()), *g.get("related", ())]
+
+    names = sorted({g["trait"] for g in groups} | {t for g in groups for t in linked(g)})
     index = {name: i for i, name in enumerate(names)}
     conflicts = torch.zeros(len(names), len(names), dtype=torch.bool)
     for g in groups:
-        for other in g.get("antonyms", ()):
+        for other in linked(g):
             conflicts[index[g["trait"]], index[other]] = conflicts[index[other], index[g["trait"]]] = True
     return index, conflicts
 
