@@ -353,12 +353,13 @@ def test_cosent_mnrl_mix_on_a_local_base_folder(data_dir, tmp_path):
 
 @pytest.mark.slow
 def test_supcon_trains_on_stance_groups_beside_the_pairs(data_dir, tmp_path):
-    """--loss mnrl+supcon takes a batch of triplets and a batch of stance groups in turn; the groups file
+    """--loss mnrl+supcon mixes batches of triplets and of stance groups in proportion; the groups file
     is found beside train.jsonl, recorded in config.json, and a missing one is refused before any model loads."""
     import shutil
 
     from compat.models import load_model
-    from compat.training.data import DataError
+    from compat.pairs import load_pairs
+    from compat.training.data import DataError, hard_triplets
     from compat.training.run import train
 
     folder = tmp_path / "data"
@@ -375,6 +376,8 @@ def test_supcon_trains_on_stance_groups_beside_the_pairs(data_dir, tmp_path):
     assert result.status == "finished" and result.steps == 8
     config = json.loads((out / "config.json").read_text())
     assert config["data"]["groups"]["groups"] == 36 and config["settings"]["loss"] == "mnrl+supcon"
+    triplets = len(hard_triplets(load_pairs(folder / "train.jsonl"), 7))
+    assert config["resolved"]["train_rows"] == triplets + 36  # mixed in proportion: every row of both
     losses = [e["loss"] for e in events_of(out) if e["kind"] == "train"]
     assert len(losses) == 8 and all(np.isfinite(losses))
     assert load_model(str(out)).embed(["I smoke a pack a day"]).shape == (1, 384)

@@ -237,7 +237,7 @@ def group_dataset(groups: list[dict]):
 
 def to_dataset(pairs: list[dict], loss: str, unrelated: float = 0.0, seed: int = 42,
                groups: list[dict] | None = None):
-    """A datasets.Dataset in the column layout `loss` expects (a dict of two for `cosent+mnrl`).
+    """A datasets.Dataset in the column layout `loss` expects (a dict of two for a mix of two losses).
 
     Pair losses get (sentence1, sentence2, label as float); `signed_cosine` gets targets 1 / -1 and,
     with `unrelated` > 0, that share of len(pairs) extra unrelated pairs with target 0, shuffled in;

@@ -21,9 +21,9 @@ Every loss pulls compatible pairs together and pushes incompatible ones apart in
   supcon              supervised contrastive over stance groups (compat.generator.groups, StanceSupConLoss
                       below), not pairs: each statement must pick out its own side of its own trait among
                       every statement of the batch, and, in a second term, among its own trait's only
-  mnrl+supcon,        a batch of pairs (or triplets) and a batch of stance groups in turn (round robin):
-  cosent+supcon       the pairs carry the labels of the data set (hand corrections too), the groups the
-                      stance of composed wording
+  mnrl+supcon,        batches of pairs (or triplets) and of stance groups, mixed in proportion to their
+  cosent+supcon       numbers: the pairs carry the labels of the data set (hand corrections too), the
+                      groups the stance of composed wording
 """
 
 from __future__ import annotations

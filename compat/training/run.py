@@ -112,10 +112,19 @@ def base_path(cfg: TrainConfig) -> str | None:
     return str(Path(cfg.base).expanduser().resolve()) if cfg.base else None
 
 
-def rows_per_epoch(train_rows) -> int:
-    """Rows one epoch reads: all of one dataset; of several taken in turn (round robin), the smallest
-    once per dataset, as the round-robin sampler stops when its smallest dataset runs out."""
+def proportional(loss: str) -> bool:
+    """Whether a loss's datasets are mixed in proportion to their sizes: pairs and stance groups are, so
+    the number of groups sets their share of the batches; cosent+mnrl's pairs and triplets alternate."""
+    return loss in GROUP_LOSSES
+
+
+def rows_per_epoch(train_rows, loss: str) -> int:
+    """Rows one epoch reads: all of one dataset; of several mixed in proportion, all of each; of several
+    taken in turn (round robin), the smallest once per dataset, as that sampler stops when its smallest
+    dataset runs out."""
     if isinstance(train_rows, dict):
+        if proportional(loss):
+            return sum(len(rows) for rows in train_rows.values())
         return min(len(rows) for rows in train_rows.values()) * len(train_rows)
     return len(train_rows)
 
@@ -159,7 +168,8 @@ def training_arguments(cfg: TrainConfig, plan: dict, device: str, dtype: str, sc
         bf16=device == "cuda" and dtype == "bf16",
         fp16=device == "cuda" and dtype == "fp16",
         batch_sampler=BatchSamplers.NO_DUPLICATES if "mnrl" in cfg.loss else BatchSamplers.BATCH_SAMPLER,
-        multi_dataset_batch_sampler=MultiDatasetBatchSamplers.ROUND_ROBIN,
+        multi_dataset_batch_sampler=(MultiDatasetBatchSamplers.PROPORTIONAL if proportional(cfg.loss)
+                                     else MultiDatasetBatchSamplers.ROUND_ROBIN),
         dataloader_drop_last=distributed,
         ddp_backend=("nccl" if device == "cuda" else "gloo") if distributed else None,
         ddp_find_unused_parameters=False if distributed else None,
@@ -266,7 +276,7 @@ def _train(cfg: TrainConfig, data: TrainData, run_dir: Path | None, stop: StopRe
                         base=base_path(cfg))
     groups = data.groups if cfg.loss in GROUP_LOSSES else None
     train_rows = to_dataset(data.train, cfg.loss, cfg.unrelated, cfg.seed, groups)  # + unrelated pairs (signed_cosine)
-    rows = rows_per_epoch(train_rows)
+    rows = rows_per_epoch(train_rows, cfg.loss)
     plan = {**plan_steps(rows, cfg, world_size()), "train_rows": rows}
     if main:
         atomic_write(run_dir / "config.json",
