@@ -17,7 +17,7 @@ def side_wordings(wording, trait: str, split: str, routes: str) -> tuple[set[str
     return {w for ws in pos for w in ws}, {w for ws in neg for w in ws}
 
 
-@pytest.mark.parametrize("routes", ["negation", "all"])
+@pytest.mark.parametrize("routes", ["negation", "contrast", "all"])
 def test_groups_take_each_side_from_train_wording_only(routes):
     onto = load_ontology()
     wording = load_wording(onto)
@@ -45,12 +45,15 @@ def test_negation_routes_keep_to_the_traits_own_phrases():
     onto = load_ontology()
     wording = load_wording(onto)
     pos, neg = side_wordings(wording, "homebody", "train", "negation")
+    pos_contrast, neg_contrast = side_wordings(wording, "homebody", "train", "contrast")
     pos_all, neg_all = side_wordings(wording, "homebody", "train", "all")
-    assert pos < pos_all and neg < neg_all
+    assert pos < pos_contrast < pos_all and neg < neg_contrast < neg_all
     pool = wording.pool(("homebody", "pos"), "train")
-    assert set(pool["like"]) <= pos and not set(pool["dislike_anti"]) & pos
-    assert set(wording.pool(("party_goer", "pos"), "train")["like"]) <= neg_all  # an antonym's side
-    assert not set(wording.pool(("party_goer", "pos"), "train")["like"]) & neg
+    assert set(pool["like"]) <= pos and not set(pool["dislike_anti"]) & pos_contrast
+    assert set(pool["contrast"]) <= pos_contrast and not set(pool["contrast"]) & pos
+    party = wording.pool(("party_goer", "pos"), "train")
+    assert set(party["like"]) <= neg_contrast and not set(party["like"]) & neg  # an antonym's side
+    assert set(party["dislike_anti"]) <= neg_all and not set(party["dislike_anti"]) & neg_contrast
 
 
 def test_generate_writes_groups_and_says_how(tmp_path):

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from compat.generator.generate import DEFAULT_N
+from compat.generator.groups import GROUP_ROUTES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,10 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--groups", type=int, default=0, metavar="N",
                         help="also write N stance groups from the train split's wording to train_groups.jsonl "
                              "(the data of the supcon losses)")
-    parser.add_argument("--group-routes", choices=("negation", "all"), default="negation",
+    parser.add_argument("--group-routes", choices=GROUP_ROUTES, default="negation",
                         help="how group statements take a side: negation (like / dislike / dealbreaker frames over "
-                             "the trait's own phrases, and the hand-written phrasings; default) or all (also the "
-                             "opposite pole's phrases, contrasts and antonym traits)")
+                             "the trait's own phrases, and the hand-written phrasings; default), contrast (also "
+                             "'rather X than Y' frames and antonym traits' sides) or all (also the opposite pole's "
+                             "phrases)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from compat.generator.wording import Wording, add_noise, load_wording
 from compat.pairs import atomic_write
 
 GROUPS_FILE = "train_groups.jsonl"
-GROUP_ROUTES = ("negation", "all")
+GROUP_ROUTES = ("negation", "contrast", "all")
 NEGATION_ROUTES = ("like", "dislike", "dealbreaker", "hand")
 GROUP_SIDE = 2  # statements per side: 16 groups a batch are 64 statements, two cosent batches' worth
 NOISE_SHARE = 0.08  # as in composed pairs: light surface noise on a small share of statements
@@ -33,17 +33,19 @@ def sides(wording: Wording, trait: str, split: str, routes: str = "negation",
     """(pos side, neg side) of `trait` in `split`: each a list of wording lists (one per route and trait),
     so drawing a list first keeps a route with few wordings from drowning under one with thousands.
     `routes`: "negation", the side said by like / dislike / dealbreaker frames over the trait's own
-    (pro) phrases and by the hand-written phrasings; "all" adds the opposite pole's phrases (dislike x
-    anti, like x anti), contrasts and the antonym traits' sides."""
+    (pro) phrases and by the hand-written phrasings; "contrast" adds contrast frames ("I'd rather X than
+    Y") and the antonym traits' sides said the negation way; "all" also the opposite pole's phrases
+    (dislike x anti, like x anti) and every route of the antonyms."""
     if routes not in GROUP_ROUTES:
         raise ValueError(f"routes {routes!r}: choose one of {', '.join(GROUP_ROUTES)}")
 
+    kept = None if routes == "all" else NEGATION_ROUTES + (("contrast",) if routes == "contrast" else ())
+
     def said(t: str, stance: str) -> list[tuple[str, ...]]:
-        return [ws for r, ws in wording.pool((t, stance), split).items()
-                if ws and (routes == "all" or r in NEGATION_ROUTES)]
+        return [ws for r, ws in wording.pool((t, stance), split).items() if ws and (kept is None or r in kept)]
 
     pos, neg = said(trait, "pos"), said(trait, "neg") + said(trait, "dealbreaker")
-    for other in wording.antonyms_of(trait) if routes == "all" else ():
+    for other in wording.antonyms_of(trait) if routes != "negation" else ():
         if other in wording.onto.traits_in(split):
             pos += said(other, "neg")  # not an antonym's side is this trait's side
             neg += said(other, "pos")
