@@ -222,10 +222,11 @@ def test_cli_writes_a_valid_data_set(tmp_path):
 
 def test_shipped_data_matches_its_command_and_metadata(tmp_path):
     meta = json.loads((ROOT / "data" / "metadata.json").read_text())
-    assert meta["command"] == "python -m compat generate --out data --seed 0"
+    assert meta["command"] == "python -m compat generate --out data --seed 0 --groups 1000"
     assert meta["held_out"]["test_statements_unseen_in_train"] >= 0.9
-    write_dataset(tmp_path / "data", n=meta["n"], seed=meta["seed"])
-    for name in ("train.jsonl", "validation.jsonl", "test.jsonl", "metadata.json"):
+    write_dataset(tmp_path / "data", n=meta["n"], seed=meta["seed"], groups=meta["groups"]["n"],
+                  group_routes=meta["groups"]["routes"])
+    for name in ("train.jsonl", "validation.jsonl", "test.jsonl", "metadata.json", "train_groups.jsonl"):
         assert (tmp_path / "data" / name).read_bytes() == (ROOT / "data" / name).read_bytes(), name
 
 
