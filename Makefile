@@ -48,11 +48,11 @@ lint: $(VENV)/.dev
 
 # The shipped data set and the shipped fine-tuned model, both reproducible from a seed.
 data: $(VENV)/.runtime
-	$(PY) -m compat generate --out data --seed 0
+	$(PY) -m compat generate --out data --seed 0 --groups 1000
 
 model: $(VENV)/.runtime
 	$(PY) -m compat train --data data --extra-test data/natural_pairs.jsonl --preset default --seed 0 \
-		--out assets/models/default --force
+		--loss cosent+supcon --epochs 2 --out assets/models/default --force
 
 # One PNG per tab in assets/screenshots/, from the real app in Debian's headless chromium (README pictures).
 screenshots: $(VENV)/.dev browser
