@@ -1,5 +1,5 @@
 """`python -m compat generate --out DIR [--n N] [--seed S] [--speakers boy,girl|mixed|none]
-[--compose [--wordings K]] [--groups N [--group-routes negation|all]]`."""
+[--compose [--wordings K]] [--groups N [--group-routes negation|contrast|all]]`."""
 
 from __future__ import annotations
 

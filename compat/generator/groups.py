@@ -28,8 +28,10 @@ GROUP_SIDE = 2  # statements per side: 16 groups a batch are 64 statements, two 
 NOISE_SHARE = 0.08  # as in composed pairs: light surface noise on a small share of statements
 
 
-def sides(wording: Wording, trait: str, split: str, routes: str = "negation",
-          ) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+Side = list[tuple[str, ...]]  # wording lists, one per route and trait
+
+
+def sides(wording: Wording, trait: str, split: str, routes: str = "negation") -> tuple[Side, Side]:
     """(pos side, neg side) of `trait` in `split`: each a list of wording lists (one per route and trait),
     so drawing a list first keeps a route with few wordings from drowning under one with thousands.
     `routes`: "negation", the side said by like / dislike / dealbreaker frames over the trait's own
@@ -60,8 +62,7 @@ def related_of(onto: Ontology, trait: str) -> list[str]:
 def stance_groups(n: int, per_side: int = GROUP_SIDE, seed: int = 0, split: str = "train",
                   routes: str = "negation", onto: Ontology | None = None) -> list[dict]:
     """`n` groups {"trait", "antonyms", "related", "pos": [per_side wordings], "neg": [per_side wordings]},
-    traits drawn evenly
-    from `split`'s traits, each statement distinct within its group."""
+    traits drawn evenly from `split`'s traits, each statement distinct within its group."""
     onto = onto or load_ontology()
     wording = load_wording(onto)
     rng = random.Random(f"groups:{seed}:{split}")
@@ -85,8 +86,8 @@ def stance_groups(n: int, per_side: int = GROUP_SIDE, seed: int = 0, split: str 
     return out
 
 
-def write_groups(out: str | Path, n: int, per_side: int = GROUP_SIDE, seed: int = 0, routes: str = "negation",
-                 ) -> Path:
+def write_groups(out: str | Path, n: int, per_side: int = GROUP_SIDE, seed: int = 0,
+                 routes: str = "negation") -> Path:
     """Write `n` train-split stance groups to OUT/train_groups.jsonl (atomically); returns the path."""
     path = Path(out) / GROUPS_FILE
     groups = stance_groups(n, per_side, seed, routes=routes)
