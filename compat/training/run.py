@@ -274,8 +274,8 @@ def _train(cfg: TrainConfig, data: TrainData, run_dir: Path | None, stop: StopRe
     built = build_model(quant=cfg.quant, full=cfg.full, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
                         lora_dropout=cfg.lora_dropout, seed=cfg.seed, compute_dtype=cfg.compute_dtype,
                         base=base_path(cfg))
-    groups = data.groups if cfg.loss in GROUP_LOSSES else None
-    train_rows = to_dataset(data.train, cfg.loss, cfg.unrelated, cfg.seed, groups)  # + unrelated pairs (signed_cosine)
+    # data.groups is None unless the loss trains on groups (train() drops a directory's file otherwise)
+    train_rows = to_dataset(data.train, cfg.loss, cfg.unrelated, cfg.seed, data.groups)
     rows = rows_per_epoch(train_rows, cfg.loss)
     plan = {**plan_steps(rows, cfg, world_size()), "train_rows": rows}
     if main:
