@@ -135,7 +135,7 @@ def test_finished_runs_show_their_metrics_and_settings(compat_home):
     assert auc[4] == pytest.approx(auc[2] - auc[3], abs=1e-3)  # the change is fine-tuned minus base
     (run,) = runs_table()
     assert run[0] == "20260101-000000-abcd" and run[1] == "finished"
-    assert run[4:6] == ["default", "cosent"] and isinstance(run[6], float)
+    assert run[4:6] == ["default", "cosent+supcon"] and isinstance(run[6], float)  # make model's preset and loss
     headline, *_ = refresh("no-such-run")
     assert "no-such-run" in headline  # an unknown run is reported, not a traceback every second
 
