@@ -58,11 +58,12 @@ def wait_status(url: str, run_id: str, done, timeout: float) -> dict:
 
 # -- load --------------------------------------------------------------------------------------------
 def test_50_concurrent_score_calls_are_all_answered_correctly(app_server):
-    shared = client(app_server.url)
-
+    # 50 people, 50 clients: one gradio_client shared by 50 threads shares one SSE stream, and when that
+    # stream closed under load the client cancelled calls the server had answered (a client race, seen
+    # once in CI as CancelledError), which is not what this test is about
     def call(i: int):
         text = f"I love hiking with my dog, number {i}"
-        return shared.predict(text, text, api_name="/score")
+        return client(app_server.url).predict(text, text, api_name="/score")
 
     start = time.monotonic()
     with ThreadPoolExecutor(50) as pool:
