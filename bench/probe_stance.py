@@ -65,6 +65,14 @@ def stance_pairs(n: int, seed: int = 0) -> list[dict]:
     return out
 
 
+def cosent(scaled_sims, labels):
+    """CoSENT on scaled cosines: log(1 + sum over (compatible i, incompatible j) of exp(s_j - s_i))."""
+    import torch
+
+    diff = (scaled_sims[None, :] - scaled_sims[:, None]) - (labels[:, None] <= labels[None, :]).float() * 1e12
+    return torch.logsumexp(torch.cat([torch.zeros(1), diff.flatten()]), 0)
+
+
 def train(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
@@ -116,10 +124,7 @@ def train(args: argparse.Namespace) -> None:
         cursor += args.batch
         sims = 20.0 * (embed([clean_statement(r["text_1"]) for r in batch])
                        * embed([clean_statement(r["text_2"]) for r in batch])).sum(-1)
-        labels = torch.tensor([r["label"] for r in batch], dtype=torch.float)
-        # CoSENT: log(1 + sum over (compatible i, incompatible j) of exp(s_j - s_i))
-        diff = (sims[None, :] - sims[:, None]) - (labels[:, None] <= labels[None, :]).float() * 1e12
-        loss = torch.logsumexp(torch.cat([torch.zeros(1), diff.flatten()]), 0)
+        loss = cosent(sims, torch.tensor([r["label"] for r in batch], dtype=torch.float))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -32,10 +32,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def read(path: str | Path) -> list[dict]:
-    return [json.loads(line) for line in open(path)]
+from probe_stance import cosent, read  # noqa: E402  (the same CoSENT and file reading as the stance probe)
 
 
 class GroupSampler:
@@ -110,13 +109,6 @@ def stance_given_topic(emb, ids, tau: float):
     same = (ids[:, None] == ids[None, :]) & ~torch.eye(len(ids), dtype=torch.bool)
     log_prob = sims - torch.logsumexp(sims, dim=1, keepdim=True)
     return -(log_prob.masked_fill(~same, 0).sum(1) / same.sum(1)).mean()
-
-
-def cosent(sim_scaled, labels):
-    import torch
-
-    diff = (sim_scaled[None, :] - sim_scaled[:, None]) - (labels[:, None] <= labels[None, :]).float() * 1e12
-    return torch.logsumexp(torch.cat([torch.zeros(1), diff.flatten()]), 0)
 
 
 def main() -> None:
