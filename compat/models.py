@@ -4,7 +4,9 @@ A compat model directory (a training run's directory, or the shipped `assets/mod
   compat_model.json   {"format": "compat-lora/1", "instruction": str | null,
                        "calibration": {"threshold": float, "scale": float} | null, ...}
   adapter/            a peft LoRA adapter (adapter_config.json + adapter_model.safetensors)
-It is loaded as the full-precision base with the adapter merged in, so scoring costs what base costs.
+It is loaded as the full-precision base with the adapter merged in, so scoring costs what base costs; an
+adapter trained on the 4-bit base is merged onto that base's NF4 weights (dequantised: still an fp32 model),
+which is the function it was trained as (`merged_onto` in compat_model.json).
 Any plain sentence-transformers folder (modules.json) loads as it is, with the calibration of
 compat_calibration.json when it is a compat export; an export made with --format onnx / onnx-int8
 (compat_export.json names the file) and a path to an .onnx file load with onnxruntime (compat.export).
@@ -30,6 +32,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 MODEL_FILE = "compat_model.json"
+NF4_BLOCKSIZE = 64  # bitsandbytes' default, which the 4-bit training (transformers' BitsAndBytesConfig) used
 FORMAT = "compat-lora/1"
 PROMPT_NAME = "compat"
 
@@ -129,16 +132,40 @@ def load_base_encoder(device: str = "cpu", path: str | None = None):
     return SentenceTransformer(path or base_model_path(), device=device, local_files_only=True)
 
 
-def merge_adapter(encoder, adapter_dir: Path):
-    """Merge a LoRA adapter into `encoder` in place (peft merge_and_unload); safetensors only."""
+def merge_adapter(encoder, adapter_dir: Path, onto: str = "fp32"):
+    """Merge a LoRA adapter into `encoder` in place (peft merge_and_unload); safetensors only.
+
+    onto="nf4" first rounds the base's linear weights through NF4, as 4-bit training saw them: a LoRA
+    trained on the 4-bit base partly corrects that base's rounding (about 9% of each MiniLM weight
+    matrix), so adding it to the clean fp32 weights gives a model that was never trained or validated."""
     from peft import PeftModel
 
     if not (adapter_dir / "adapter_model.safetensors").exists():
         raise ModelNotFound(f"{adapter_dir} has no adapter_model.safetensors (pickled weights are refused)")
+    if onto not in ("fp32", "nf4"):
+        raise ModelNotFound(f"{adapter_dir}: unknown merged_onto {onto!r} (fp32 or nf4)")
     transformer = encoder[0]
+    if onto == "nf4":
+        round_through_nf4(transformer.model)
     merged = PeftModel.from_pretrained(transformer.model, str(adapter_dir)).merge_and_unload()
     transformer.model = merged  # sentence-transformers 6.2: auto_model is read-only, model is not
     return encoder
+
+
+def round_through_nf4(module) -> int:
+    """Replace each torch Linear weight of `module` by its NF4 round trip (quantise, dequantise; blocks of
+    NF4_BLOCKSIZE, no double quantisation: the 4-bit training's settings); returns how many."""
+    import bitsandbytes.functional as bnbf
+    import torch
+
+    count = 0
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.Linear):
+            weight = layer.weight.data
+            packed, state = bnbf.quantize_4bit(weight.float(), blocksize=NF4_BLOCKSIZE, quant_type="nf4")
+            layer.weight.data = bnbf.dequantize_4bit(packed, state).reshape(weight.shape).to(weight.dtype)
+            count += 1
+    return count
 
 
 def set_instruction(encoder, instruction: str | None) -> None:
@@ -172,7 +199,8 @@ def _load(name: str, path: Path | None) -> CompatModel:
             raise ModelNotFound(f"{path / MODEL_FILE}: unknown format {info.get('format')!r}")
         encoder = SentenceTransformer(str(path / "model"), device="cpu", local_files_only=True,
                                       model_kwargs={"use_safetensors": True}) if full else \
-            merge_adapter(load_base_encoder(path=info.get("base_path")), path / "adapter")
+            merge_adapter(load_base_encoder(path=info.get("base_path")), path / "adapter",
+                          onto=info.get("merged_onto", "fp32"))  # models from before 2026-12 were measured on fp32
     else:
         encoder = SentenceTransformer(str(path), device="cpu", local_files_only=True,
                                       model_kwargs={"use_safetensors": True})

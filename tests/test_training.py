@@ -157,6 +157,7 @@ def test_tiny_run_learns_and_saves_a_usable_model(tiny_run, data_dir, base_model
     assert len(config["data"]["train"]["sha256"]) == 64 and config["versions"]["peft"]
     info = json.loads((run_dir / "compat_model.json").read_text())
     assert info["format"] == "compat-lora/1" and info["instruction"]
+    assert info["merged_onto"] == "nf4"  # a 4-bit run is served as the function it trained as
     assert info["calibration"]["scale"] > 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert {"fine_tuned", "base"} <= set(metrics["validation"])
@@ -286,6 +287,33 @@ def test_torchrun_two_processes_stop_together(data_dir, tmp_path):
     assert config["device"]["world_size"] == 2
     assert config["resolved"]["steps_per_epoch"] == 112 // 16  # each step sees 8 pairs on each rank
     assert (out / "compat_model.json").exists() and (out / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_a_4bit_adapter_merges_onto_the_nf4_weights_it_trained_with(tmp_path):
+    """The served fp32 model must compute what the 4-bit model + LoRA computed in training; merged onto
+    the clean fp32 base instead it is a different model (NF4 rounds each weight matrix by ~9%)."""
+    import torch
+
+    from compat.models import load_base_encoder, merge_adapter
+    from compat.training.model import add_lora, load_encoder, save_adapter
+
+    trained = load_encoder("4bit", "fp32", "cpu")
+    add_lora(trained, r=8, alpha=16, dropout=0.1, seed=0)
+    torch.manual_seed(0)
+    for name, param in trained[0].model.named_parameters():
+        if "lora_B" in name:  # B starts at zero: give the adapter something to add
+            param.data = torch.randn_like(param) * 0.02
+    save_adapter(trained, tmp_path / "adapter")
+    trained.eval()
+    statements = [s for pro, con in STANCES.values() for s in pro[:2] + con[:2]]
+    expected = trained.encode(statements, normalize_embeddings=True)
+
+    onto_nf4 = merge_adapter(load_base_encoder(), tmp_path / "adapter", onto="nf4").encode(
+        statements, normalize_embeddings=True)
+    onto_fp32 = merge_adapter(load_base_encoder(), tmp_path / "adapter").encode(statements, normalize_embeddings=True)
+    nf4_error, fp32_error = np.abs(onto_nf4 - expected).max(), np.abs(onto_fp32 - expected).max()
+    assert nf4_error < 1e-4, nf4_error
+    assert fp32_error > 20 * nf4_error and fp32_error > 1e-3, (fp32_error, nf4_error)
 
 
 def test_hard_triplets_pair_a_statement_with_a_compatible_and_a_same_topic_incompatible_one():

@@ -138,7 +138,9 @@ def _recipe_section(config: dict, info: dict) -> list[str]:
         return []
     kind = training.get("kind") or resolved.get("kind")
     adapter = (f"LoRA r={training.get('lora_r')}, alpha={training.get('lora_alpha')}, dropout "
-               f"{settings.get('lora_dropout')}, merged into the full-precision weights for export"
+               f"{settings.get('lora_dropout')}, merged for export into "
+               + ("the base's NF4-rounded weights (what it trained on), stored in fp32"
+                  if info.get("merged_onto") == "nf4" else "the full-precision weights")
                if kind == "lora" else "every weight fine-tuned")
     rows = [("weights", adapter), ("training precision", f"base in {training.get('quant') or resolved.get('quant')}, "
              f"compute {resolved.get('compute_dtype')}"),

@@ -1,8 +1,8 @@
 """The end of a run: save the weights, measure the model as it will be used, calibrate, write the files.
 
-The final measurement loads the saved adapter onto the full-precision base and merges it, exactly as
-compat.models does for scoring, so metrics.json describes the model users get (not the 4-bit one
-that trained) and a broken save shows up here rather than in the app.
+The final measurement loads the saved adapter and merges it, exactly as compat.models does for scoring
+(onto the NF4-rounded weights when the base trained in 4-bit: `merged_onto`), so metrics.json describes
+the fp32 model users get and a broken save shows up here rather than in the app.
 """
 
 from __future__ import annotations
@@ -48,8 +48,13 @@ def make_readable(folder: Path) -> None:
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-def load_saved(run_dir: Path, kind: str, instruction: str | None, base: str | None = None):
-    """The run's model as compat.models would load it: fp32 base + merged adapter (or the full model)."""
+def merged_onto(quant: str) -> str:
+    """The base weights an adapter is merged onto: those it trained with ("nf4" for a 4-bit base)."""
+    return "nf4" if quant == "4bit" else "fp32"
+
+
+def load_saved(run_dir: Path, kind: str, instruction: str | None, base: str | None = None, quant: str = "none"):
+    """The run's model as compat.models would load it: base + merged adapter (or the full model)."""
     from compat.models import CompatModel, load_base_encoder, merge_adapter, set_instruction
 
     if kind == "full":
@@ -57,7 +62,7 @@ def load_saved(run_dir: Path, kind: str, instruction: str | None, base: str | No
 
         encoder = SentenceTransformer(str(run_dir / "model"), device="cpu", local_files_only=True)
     else:
-        encoder = merge_adapter(load_base_encoder(path=base), run_dir / "adapter")
+        encoder = merge_adapter(load_base_encoder(path=base), run_dir / "adapter", onto=merged_onto(quant))
     set_instruction(encoder, instruction)
     encoder.eval()
     return CompatModel(name=run_dir.name, path=run_dir, encoder=encoder, instruction=instruction,
@@ -93,6 +98,7 @@ def model_info(cfg: TrainConfig, built, calibration: dict, status: str, steps: i
         "base_model": base_path(cfg) or BASE_MODEL_NAME,
         "base_path": base_path(cfg),  # None: the shipped all-MiniLM-L6-v2 (compat.models.base_model_path)
         "weights": "model" if built.kind == "full" else "adapter",
+        "merged_onto": None if built.kind == "full" else merged_onto(built.quant),
         "training": {"status": status, "steps": steps, "kind": built.kind, "quant": built.quant,
                      "loss": cfg.loss, "lora_r": None if cfg.full else cfg.lora_r,
                      "lora_alpha": None if cfg.full else cfg.lora_alpha, "seed": cfg.seed},
@@ -111,7 +117,7 @@ def finalize(cfg: TrainConfig, data: TrainData, built, run_dir: Path, status: st
 
     base = base_path(cfg)
     save_weights(built, run_dir, base)
-    model = load_saved(run_dir, built.kind, cfg.instruction, base)
+    model = load_saved(run_dir, built.kind, cfg.instruction, base, built.quant)
     metrics, val_sims = measure(model, load_model(base or "base"), data)
     calibration = fit_calibration(val_sims, [p["label"] for p in data.validation])
     metrics = finite_or_none(metrics)
