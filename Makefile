@@ -52,7 +52,7 @@ data: $(VENV)/.runtime
 
 model: $(VENV)/.runtime
 	$(PY) -m compat train --data data --extra-test data/natural_pairs.jsonl --preset default --seed 0 \
-		--loss cosent+supcon --epochs 2 --out assets/models/default --force
+		--out assets/models/default --force
 
 # One PNG per tab in assets/screenshots/, from the real app in Debian's headless chromium (README pictures).
 screenshots: $(VENV)/.dev browser

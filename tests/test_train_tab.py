@@ -150,7 +150,7 @@ def test_the_terminal_command_is_shown_on_page_load(compat_home):
     [command] = [b for b in blocks if getattr(b, "elem_id", None) == "train-command"]
     assert command.value.startswith("python -m compat train --data '<label snapshot>' --preset quick")
     controls = {getattr(b, "label", None): b for b in blocks}
-    first = {"preset": controls["Preset (quick: about a minute on this CPU)"].value,
+    first = {"preset": controls["Preset (quick: 1 epoch, default: 2)"].value,
              "quant4": controls["4-bit base (QLoRA)"].value, "full": controls["Full fine-tune (no LoRA)"].value,
              "loss": controls["Loss"].value, "seed": controls["Seed"].value}
     assert command.value == cli_command(SOURCES[0], None, *(first.get(key) for key in SETTINGS))

@@ -90,7 +90,10 @@ def write_groups(out: str | Path, n: int, per_side: int = GROUP_SIDE, seed: int 
                  routes: str = "negation") -> Path:
     """Write `n` train-split stance groups to OUT/train_groups.jsonl (atomically); returns the path."""
     path = Path(out) / GROUPS_FILE
-    groups = stance_groups(n, per_side, seed, routes=routes)
-    lines = "".join(json.dumps(g, ensure_ascii=False) + "\n" for g in groups)
-    atomic_write(path, lines)
+    atomic_write(path, groups_jsonl(stance_groups(n, per_side, seed, routes=routes)))
     return path
+
+
+def groups_jsonl(groups: list[dict]) -> str:
+    """The train_groups.jsonl text of `groups`: one JSON object a line."""
+    return "".join(json.dumps(g, ensure_ascii=False) + "\n" for g in groups)

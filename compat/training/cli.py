@@ -22,8 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--validation", metavar="FILE", help="validation pairs (default: 10%% of --data held out)")
     p.add_argument("--test", metavar="FILE", help="test pairs, measured once at the end")
     p.add_argument("--groups", metavar="FILE",
-                   help="stance groups for the supcon losses (default: train_groups.jsonl in a --data directory; "
-                        "write one with `python -m compat generate --groups N`)")
+                   help="stance groups for the supcon losses (default: train_groups.jsonl in a --data directory, "
+                        "else generated: half as many as training pairs, kept in the run directory)")
     p.add_argument("--extra-test", metavar="FILE", action="append", default=[],
                    help="another pair file to measure at the end (repeatable)")
     p.add_argument("--preset", choices=list(PRESETS), default="default",
@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lora-r", type=int, help="LoRA rank (default 8)")
     p.add_argument("--lora-alpha", type=int, help="LoRA alpha (default 16)")
     p.add_argument("--full", action="store_true", help="full fine-tune instead of LoRA (needs --quant none)")
-    p.add_argument("--loss", choices=LOSSES, help="training loss (default cosent)")
+    p.add_argument("--loss", choices=LOSSES, help="training loss (default cosent+supcon: pairs and stance groups)")
     p.add_argument("--unrelated", type=float, metavar="SHARE",
                    help="signed_cosine: unrelated pairs (cosine target 0) to add, as a share of the "
                         "training pairs (default 0.5; 0 adds none)")

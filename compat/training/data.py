@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compat.generator.groups import GROUPS_FILE
+from compat.generator.groups import GROUP_SIDE, GROUPS_FILE
 from compat.pairs import PairFileError, load_pairs
 from compat.text import clean_statement
 
@@ -44,6 +44,7 @@ class TrainData:
     extra: dict[str, list[dict]] = field(default_factory=dict)
     validation_source: str = "file"
     groups: list[dict] | None = None
+    groups_source: str | None = None  # "file", or "generated" (generated_groups: the data brought none)
 
 
 def resolve_files(data: str, validation: str | None = None, test: str | None = None,
@@ -146,8 +147,20 @@ def read_groups(path: Path) -> list[dict]:
     return groups
 
 
-def load_data(files: DataFiles, validation_fraction: float = 0.1, seed: int = 42) -> TrainData:
-    """Read every split (all errors before any model work) and hold out validation when none is given."""
+def generated_groups(train_pairs: int, seed: int) -> list[dict]:
+    """Stance groups for a group loss whose data brings none (a label-store snapshot, a pair file): half as
+    many as there are training pairs, so a third of the batches are groups, the share chosen by measurement
+    (README, "Stance groups, measured"); drawn from the generator's train-split wording with `seed`, exactly
+    what `python -m compat generate --seed SEED --groups N` writes."""
+    from compat.generator.groups import stance_groups
+
+    return stance_groups(max(GROUP_SIDE * 8, (train_pairs + 1) // 2), seed=seed)
+
+
+def load_data(files: DataFiles, validation_fraction: float = 0.1, seed: int = 42,
+              generate_groups: bool = False) -> TrainData:
+    """Read every split (all errors before any model work) and hold out validation when none is given;
+    with `generate_groups` and no groups file, stance groups are generated (generated_groups)."""
     train = read_split(files.train, "train")
     groups = read_groups(files.groups) if files.groups else None
     validation = read_split(files.validation, "validation") if files.validation else None
@@ -161,7 +174,10 @@ def load_data(files: DataFiles, validation_fraction: float = 0.1, seed: int = 42
         raise DataError(f"train data {files.train}: needs both compatible (1) and incompatible (0) pairs")
     if len({p["label"] for p in validation}) < 2:
         raise DataError(f"validation data ({source}): needs both compatible (1) and incompatible (0) pairs")
-    return TrainData(files, train, validation, test, extra, source, groups)
+    groups_source = "file" if groups else None
+    if groups is None and generate_groups:
+        groups, groups_source = generated_groups(len(train), seed), "generated"
+    return TrainData(files, train, validation, test, extra, source, groups, groups_source)
 
 
 def statements(pairs: list[dict]) -> tuple[list[str], list[str], list[int]]:
@@ -294,6 +310,7 @@ def describe(data: TrainData) -> dict:
         "test": entry(data.files.test, data.test),
         "extra": {name: entry(path, data.extra[path.stem]) for path in data.files.extra
                   for name in [path.stem]},
-        "groups": {"path": str(data.files.groups), "sha256": file_sha256(data.files.groups),
-                   "groups": len(data.groups)} if data.groups else None,
+        "groups": {"path": str(data.files.groups) if data.files.groups else None,
+                   "sha256": file_sha256(data.files.groups) if data.files.groups else None,
+                   "groups": len(data.groups), "source": data.groups_source} if data.groups else None,
     }

@@ -233,15 +233,12 @@ def train(cfg: TrainConfig, echo: bool = True) -> RunResult:
     files = resolve_files(cfg.data, cfg.validation, cfg.test, cfg.extra_tests, cfg.groups)
     if cfg.loss not in GROUP_LOSSES:
         files = replace(files, groups=None)  # a data directory's groups are for the supcon losses only
-    elif files.groups is None:
-        raise DataError(f"--loss {cfg.loss} trains on stance groups: pass --groups FILE or put {GROUPS_FILE} "
-                        "beside train.jsonl (python -m compat generate --out DIR --groups N writes one)")
     run_dir, created = prepare_run_dir(cfg.out, cfg.force) if main else (None, False)
     started = time.time()
     if main:
         write_status(run_dir, "running", started)
     try:
-        data = load_data(files, cfg.validation_fraction, cfg.seed)
+        data = load_data(files, cfg.validation_fraction, cfg.seed, generate_groups=cfg.loss in GROUP_LOSSES)
     except DataError as exc:
         if main:
             if created:
@@ -249,6 +246,11 @@ def train(cfg: TrainConfig, echo: bool = True) -> RunResult:
             else:
                 write_status(run_dir, "failed", started, str(exc))
         raise
+    if main and data.groups_source == "generated":  # kept with the run, so config.json can name them
+        from compat.generator.groups import groups_jsonl
+
+        atomic_write(run_dir / GROUPS_FILE, groups_jsonl(data.groups))
+        data.files = replace(data.files, groups=run_dir / GROUPS_FILE)
     stop = StopRequest(run_dir / "STOP" if main else None)
     scratch = tempfile.mkdtemp(prefix="compat-trainer-")
     try:

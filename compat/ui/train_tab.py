@@ -292,7 +292,7 @@ def build(ctx) -> None:
         with gr.Column(scale=2):
             source = gr.Radio(SOURCES, value=SOURCES[0], label="Data")
             file = gr.File(label="Pair file (JSONL)", file_types=[".jsonl"], type="filepath")
-            preset = gr.Radio(PRESETS, value=DEFAULTS["preset"], label="Preset (quick: about a minute on this CPU)")
+            preset = gr.Radio(PRESETS, value=DEFAULTS["preset"], label="Preset (quick: 1 epoch, default: 2)")
             with gr.Accordion("Advanced settings (blank or 0: the preset decides)", open=False):
                 with gr.Row():
                     quant4 = gr.Checkbox(value=DEFAULTS["quant4"], label="4-bit base (QLoRA)")
@@ -300,7 +300,8 @@ def build(ctx) -> None:
                 with gr.Row():
                     lora_r = gr.Number(None, label="LoRA rank", precision=0)
                     lora_alpha = gr.Number(None, label="LoRA alpha", precision=0)
-                    loss = gr.Dropdown(LOSSES, value=DEFAULTS["loss"], label="Loss")
+                    loss = gr.Dropdown(LOSSES, value=DEFAULTS["loss"], label="Loss",
+                                       info="(preset): cosent+supcon, the pairs and stance groups")
                 with gr.Row():
                     epochs = gr.Number(None, label="Epochs")
                     lr = gr.Number(None, label="Learning rate")
