@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compat.generator.groups import GROUP_SIDE, GROUPS_FILE
+from compat.generator.groups import GROUPS_FILE
 from compat.pairs import PairFileError, load_pairs
 from compat.text import clean_statement
 
@@ -147,6 +147,9 @@ def read_groups(path: Path) -> list[dict]:
     return groups
 
 
+MIN_GENERATED_GROUPS = 16  # a batch of them, for a run on a handful of pairs
+
+
 def generated_groups(train_pairs: int, seed: int) -> list[dict]:
     """Stance groups for a group loss whose data brings none (a label-store snapshot, a pair file): half as
     many as there are training pairs, so a third of the batches are groups, the share chosen by measurement
@@ -154,7 +157,7 @@ def generated_groups(train_pairs: int, seed: int) -> list[dict]:
     what `python -m compat generate --seed SEED --groups N` writes."""
     from compat.generator.groups import stance_groups
 
-    return stance_groups(max(GROUP_SIDE * 8, (train_pairs + 1) // 2), seed=seed)
+    return stance_groups(max(MIN_GENERATED_GROUPS, (train_pairs + 1) // 2), seed=seed)
 
 
 def load_data(files: DataFiles, validation_fraction: float = 0.1, seed: int = 42,
