@@ -121,6 +121,11 @@ def join_sentences(parts: list[str], rng: random.Random) -> str:
     return out
 
 
+def with_filler_sentence(text: str, filler: str, rng: random.Random) -> str:
+    """`text` said inside a profile: a neutral filler sentence (a job, a city) before it (70%) or after it."""
+    return join_sentences([filler, text] if rng.random() < 0.7 else [text, filler], rng)
+
+
 class PairBuilder:
     """Makes pairs of one split: picks phrasings, speakers and preferences, and asks the judge."""
 
@@ -183,7 +188,7 @@ class PairBuilder:
         out = []
         for text, add, filler in zip((text_a, text_b), sides, chosen):
             if add:
-                text = join_sentences([filler, text] if self.rng.random() < 0.7 else [text, filler], self.rng)
+                text = with_filler_sentence(text, filler, self.rng)
             out.append(text)
         return out[0], out[1]
 
