@@ -21,7 +21,7 @@ def side_wordings(wording, trait: str, split: str, routes: str) -> tuple[set[str
 def test_groups_take_each_side_from_train_wording_only(routes):
     onto = load_ontology()
     wording = load_wording(onto)
-    groups = stance_groups(300, per_side=2, seed=3, routes=routes)
+    groups = stance_groups(300, per_side=2, seed=3, routes=routes, fillers=0.0)  # fillers: the next test
     assert len(groups) == 300
     train_traits = set(onto.traits_in("train"))
     assert {g["trait"] for g in groups} == train_traits  # every train trait, no test-only trait
@@ -39,6 +39,29 @@ def test_groups_take_each_side_from_train_wording_only(routes):
         assert all((g["trait"], r) in onto.related or (r, g["trait"]) in onto.related for r in g["related"])
         exact += sum(t in pos for t in g["pos"]) + sum(t in neg for t in g["neg"])
     assert 0.86 < exact / (4 * len(groups)) < 0.97  # light surface noise changes ~8% of statements
+
+
+def test_a_share_of_group_statements_is_said_beside_a_train_filler_sentence():
+    onto = load_ontology()
+    plain, dressed = stance_groups(200, seed=5, fillers=0.0), stance_groups(200, seed=5, fillers=0.6)
+    train_fillers = onto.fillers_in("train")
+    held_out = onto.fillers_in("validation") + onto.fillers_in("test")
+    assert train_fillers and held_out
+    changed = 0
+    for before, after in zip(plain, dressed):
+        assert before["trait"] == after["trait"]  # the share draws apart: the wordings stay the same
+        for side in ("pos", "neg"):
+            for text, said in zip(before[side], after[side]):
+                if said == text:
+                    continue
+                changed += 1
+                low = said.lower()  # a connector may lower-case a first letter
+                assert text[1:].lower() in low, (text, said)
+                assert sum(f[1:].lower() in low for f in train_fillers) >= 1, said
+                assert not any(f[1:].lower() in low for f in held_out), said
+    assert 0.5 < changed / (4 * len(plain)) < 0.7
+    with pytest.raises(ValueError, match="filler share 1.5: must be between 0 and 1"):
+        stance_groups(10, fillers=1.5)
 
 
 def test_negation_routes_keep_to_the_traits_own_phrases():
@@ -59,14 +82,14 @@ def test_negation_routes_keep_to_the_traits_own_phrases():
 def test_generate_writes_groups_and_says_how(tmp_path):
     from compat.generator.dataset import write_dataset
 
-    metadata = write_dataset(tmp_path, n=60, seed=1, groups=40)
+    metadata = write_dataset(tmp_path, n=60, seed=1, groups=40, group_fillers=0.5)
     rows = [json.loads(line) for line in (tmp_path / GROUPS_FILE).read_text().splitlines()]
     assert len(rows) == 40 and metadata["groups"] == {"file": GROUPS_FILE, "n": 40, "per_side": 2,
-                                                       "routes": "negation"}
-    assert metadata["command"].endswith("--groups 40")
+                                                       "routes": "negation", "fillers": 0.5}
+    assert metadata["command"].endswith("--groups 40 --group-fillers 0.5")
     assert any(row["related"] for row in rows)
     again = tmp_path / "again"
-    write_dataset(again, n=60, seed=1, groups=40)
+    write_dataset(again, n=60, seed=1, groups=40, group_fillers=0.5)
     assert (again / GROUPS_FILE).read_bytes() == (tmp_path / GROUPS_FILE).read_bytes()  # same seed, same bytes
 
 

@@ -1,5 +1,5 @@
 """`python -m compat generate --out DIR [--n N] [--seed S] [--speakers boy,girl|mixed|none]
-[--compose [--wordings K]] [--groups N [--group-routes negation|contrast|all]]`."""
+[--compose [--wordings K]] [--groups N [--group-routes negation|contrast|all] [--group-fillers SHARE]]`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from compat.generator.generate import DEFAULT_N
-from compat.generator.groups import GROUP_ROUTES
+from compat.generator.groups import FILLER_SHARE, GROUP_ROUTES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the trait's own phrases, and the hand-written phrasings; default), contrast (also "
                              "'rather X than Y' frames and antonym traits' sides) or all (also the opposite pole's "
                              "phrases)")
+    parser.add_argument("--group-fillers", type=float, default=FILLER_SHARE, metavar="SHARE",
+                        help="share of group statements said beside a filler sentence (a job, a city), as pairs "
+                             f"are (0 to 1; default {FILLER_SHARE:g})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,11 +48,13 @@ def run(args: argparse.Namespace) -> int:
                             + ("" if args.compose else " without --compose"))
     if args.groups < 0:
         raise CommandFailed(f"--groups takes a number of groups, 0 or more; got {args.groups}")
+    if not 0 <= args.group_fillers <= 1:
+        raise CommandFailed(f"--group-fillers takes a share from 0 to 1; got {args.group_fillers}")
     started = time.perf_counter()
     try:
         metadata = write_dataset(args.out, n=args.n, seed=args.seed, speakers=args.speakers,
                                  wordings=args.wordings, compose=args.compose, groups=args.groups,
-                                 group_routes=args.group_routes)
+                                 group_routes=args.group_routes, group_fillers=args.group_fillers)
     except ValueError as exc:
         raise CommandFailed(str(exc)) from exc
     took = time.perf_counter() - started

@@ -7,8 +7,10 @@ or take an antonym trait's side). In a batch of groups each statement must find 
 trait among everything else, so the other side of the same topic is the hard negative (stance) and the
 other traits are easy ones (topic is kept).
 
-Wordings come from one split's frames, topic phrases and hand-written phrasings only (train, for
-training), so groups never leak validation or test wording.
+Wordings come from one split's frames, topic phrases, hand-written phrasings and filler sentences only
+(train, for training), so groups never leak validation or test wording. A share of the statements is
+said inside a profile, beside a filler sentence (a job, a city), as the generator dresses pairs: the side
+must survive the words around it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import random
 from pathlib import Path
 
+from compat.generator.generate import with_filler_sentence
 from compat.generator.ontology import Ontology, load_ontology
 from compat.generator.wording import Wording, add_noise, load_wording
 from compat.pairs import atomic_write
@@ -26,6 +29,7 @@ GROUP_ROUTES = ("negation", "contrast", "all")
 NEGATION_ROUTES = ("like", "dislike", "dealbreaker", "hand")
 GROUP_SIDE = 2  # statements per side: 16 groups a batch are 64 statements, two cosent batches' worth
 NOISE_SHARE = 0.08  # as in composed pairs: light surface noise on a small share of statements
+FILLER_SHARE = 0.6  # statements joined to a filler sentence: chosen on validation (README, "Tuning the recipe")
 
 
 Side = list[tuple[str, ...]]  # wording lists, one per route and trait
@@ -60,9 +64,11 @@ def related_of(onto: Ontology, trait: str) -> list[str]:
 
 
 def stance_groups(n: int, per_side: int = GROUP_SIDE, seed: int = 0, split: str = "train",
-                  routes: str = "negation", onto: Ontology | None = None) -> list[dict]:
+                  routes: str = "negation", onto: Ontology | None = None, fillers: float = FILLER_SHARE) -> list[dict]:
     """`n` groups {"trait", "antonyms", "related", "pos": [per_side wordings], "neg": [per_side wordings]},
-    traits drawn evenly from `split`'s traits, each statement distinct within its group."""
+    traits drawn evenly from `split`'s traits, each statement distinct within its group; a `fillers` share
+    of the statements joined to one of `split`'s filler sentences (drawn apart, so the share leaves the
+    wordings as they are)."""
     onto = onto or load_ontology()
     wording = load_wording(onto)
     rng = random.Random(f"groups:{seed}:{split}")
@@ -83,14 +89,27 @@ def stance_groups(n: int, per_side: int = GROUP_SIDE, seed: int = 0, split: str 
             group[name] = [add_noise(t, rng) if rng.random() < NOISE_SHARE else t for t in drawn]
         out.append(group)
     rng.shuffle(out)
-    return out
+    return dressed(out, fillers, onto.fillers_in(split), random.Random(f"fillers:{seed}:{split}"))
+
+
+def dressed(groups: list[dict], share: float, fillers: tuple[str, ...], rng: random.Random) -> list[dict]:
+    """`groups` with a `share` of their statements said beside one of `fillers` (in place; returned)."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"filler share {share}: must be between 0 and 1")
+    if share and not fillers:
+        raise ValueError("a filler share needs filler sentences, and this split has none")
+    for group in groups:
+        for side in ("pos", "neg"):
+            group[side] = [with_filler_sentence(t, rng.choice(fillers), rng) if rng.random() < share else t
+                           for t in group[side]]
+    return groups
 
 
 def write_groups(out: str | Path, n: int, per_side: int = GROUP_SIDE, seed: int = 0,
-                 routes: str = "negation") -> Path:
+                 routes: str = "negation", fillers: float = FILLER_SHARE) -> Path:
     """Write `n` train-split stance groups to OUT/train_groups.jsonl (atomically); returns the path."""
     path = Path(out) / GROUPS_FILE
-    atomic_write(path, groups_jsonl(stance_groups(n, per_side, seed, routes=routes)))
+    atomic_write(path, groups_jsonl(stance_groups(n, per_side, seed, routes=routes, fillers=fillers)))
     return path
 
 
