@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -217,6 +218,35 @@ def test_stop_file_leaves_a_usable_stopped_run(data_dir, tmp_path):
     assert status["status"] == "stopped" and "STOP" in status["stop_reason"]
     assert (out / "adapter" / "adapter_model.safetensors").exists()
     assert load_model(str(out)).calibration is not None
+
+
+@pytest.mark.slow
+def test_a_sighup_as_soon_as_the_run_says_running_is_a_stop_not_lost(data_dir, tmp_path):
+    """The app's parent-death SIGHUP can come the moment a run's status says running (the app killed just
+    after starting it), while the run still reads its data and generates its groups: it must stop the run,
+    not kill it unsaved or, where SIGHUP is ignored (nohup), be lost and leave it training for ever."""
+    out = tmp_path / "hup"
+    command = [sys.executable, "-m", "compat", "train", "--data", str(data_dir), "--out", str(out), "--preset",
+               "quick", "--batch", "8", "--max-steps", "400", "--eval-steps", "1000", "--quiet"]
+    proc = subprocess.Popen(command, cwd=REPO_ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if json.loads((out / "status.json").read_text())["status"] == "running":
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGHUP)
+        log, _ = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, log[-3000:]
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "stopped" and "SIGHUP" in status["stop_reason"], status
+    assert status["steps"] < 5
 
 
 def touch_stop_after(run_dir: Path, step: int, timeout: float = 300) -> None:

@@ -234,6 +234,17 @@ def train(cfg: TrainConfig, echo: bool = True) -> RunResult:
     if cfg.loss not in GROUP_LOSSES:
         files = replace(files, groups=None)  # a data directory's groups are for the supcon losses only
     run_dir, created = prepare_run_dir(cfg.out, cfg.force) if main else (None, False)
+    stop = StopRequest(run_dir / "STOP" if main else None)
+    # Handled before the status says running: the app's parent-death SIGHUP can come at any moment from
+    # then on (reading the data and generating groups takes seconds), and must stop the run, never kill
+    # it unsaved or, where SIGHUP is ignored (nohup), go unheard while it trains on.
+    with stop.signals_handled():
+        return _prepared(cfg, files, run_dir, created, stop, echo)
+
+
+def _prepared(cfg: TrainConfig, files, run_dir: Path | None, created: bool, stop: StopRequest,
+              echo: bool) -> RunResult:
+    main = run_dir is not None
     started = time.time()
     if main:
         write_status(run_dir, "running", started)
@@ -251,11 +262,9 @@ def train(cfg: TrainConfig, echo: bool = True) -> RunResult:
 
         atomic_write(run_dir / GROUPS_FILE, groups_jsonl(data.groups))
         data.files = replace(data.files, groups=run_dir / GROUPS_FILE)
-    stop = StopRequest(run_dir / "STOP" if main else None)
     scratch = tempfile.mkdtemp(prefix="compat-trainer-")
     try:
-        with stop.signals_handled():
-            return _train(cfg, data, run_dir, stop, started, scratch, echo)
+        return _train(cfg, data, run_dir, stop, started, scratch, echo)
     except BaseException as exc:
         error = "aborted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         if main:
