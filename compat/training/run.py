@@ -28,7 +28,7 @@ from compat.pairs import atomic_write
 from compat.paths import runs_dir
 from compat.training.callbacks import EventLog, StopRequest, rank, trainer_callbacks, world_size
 from compat.training.config import GROUP_LOSSES, TrainConfig
-from compat.training.data import GROUPS_FILE, DataError, TrainData, describe, load_data, resolve_files
+from compat.training.data import GROUPS_FILE, DataError, DataFiles, TrainData, describe, load_data, resolve_files
 from compat.training.rundir import new_run_id, pid_alive
 
 RUN_ARTIFACTS = ("status.json", "config.json", "events.jsonl", "metrics.json", "compat_model.json",
@@ -242,7 +242,7 @@ def train(cfg: TrainConfig, echo: bool = True) -> RunResult:
         return _prepared(cfg, files, run_dir, created, stop, echo)
 
 
-def _prepared(cfg: TrainConfig, files, run_dir: Path | None, created: bool, stop: StopRequest,
+def _prepared(cfg: TrainConfig, files: DataFiles, run_dir: Path | None, created: bool, stop: StopRequest,
               echo: bool) -> RunResult:
     main = run_dir is not None
     started = time.time()
