@@ -10,6 +10,7 @@ from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from compat.evaluation.metrics import (
+    auc_without_top_component,
     best_threshold,
     classification_at,
     cohens_d,
@@ -155,3 +156,33 @@ def test_recall_at_k_ties_and_repeated_statements():
     assert recall_at_k(e1, e2, [1, 1, 1], ks=(1,), candidate_ids=["a", "a", "b"])[1] == 1.0
     with pytest.raises(ValueError, match="at least one compatible"):
         recall_at_k(e1, e2, [0, 0, 0])
+
+
+def _stance_statements(topics: int, per_topic_sign) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Two wordings of each side (for, against) of each topic, embedded as topic direction + side times
+    stance vector `per_topic_sign(t)` + wording noise; pairs: same side (1) and opposite sides (0)."""
+    rng = np.random.default_rng(0)
+    topic = np.linalg.qr(rng.normal(size=(256, topics)))[0].T  # orthonormal topic directions
+    stance_axis = rng.normal(size=(topics + 1, 256)) / 16
+    rows, pairs = [], []
+    for t in range(topics):
+        for side in (1, 1, -1, -1):
+            rows.append(topic[t] + side * stance_axis[per_topic_sign(t)] + rng.normal(size=256) / 32)
+        p1, p2, n1, n2 = range(4 * t, 4 * t + 4)
+        pairs += [(p1, p2, 1), (n1, n2, 1), (p1, n1, 0), (p2, n2, 0)]
+    x = np.array(rows)
+    return x / np.linalg.norm(x, axis=1, keepdims=True), pairs
+
+
+def test_auc_without_top_component_tells_one_global_axis_from_stance_per_topic():
+    # one stance axis shared by every topic: separable, and nothing left once that axis is gone
+    x, pairs = _stance_statements(60, lambda t: 0)
+    i1, i2, y = map(np.array, zip(*pairs))
+    assert roc_auc(np.einsum("ij,ij->i", x[i1], x[i2]), y) == 1.0
+    assert auc_without_top_component(x, i1, i2, y) == pytest.approx(0.5, abs=0.05)
+    # a stance direction of its own per topic: removing one direction leaves the separation
+    x, pairs = _stance_statements(60, lambda t: t + 1)
+    i1, i2, y = map(np.array, zip(*pairs))
+    assert auc_without_top_component(x, i1, i2, y) > 0.95
+    with pytest.raises(ValueError, match="at least 2 statements"):
+        auc_without_top_component(x[:1], [0], [0], [1])

@@ -15,7 +15,7 @@ import time
 from compat.cli import CommandFailed
 
 SUMMARY = ("n", "auc", "cohen_d", "margin", "mean_compatible", "mean_incompatible", "t_stat", "p_value",
-           "accuracy", "f1", "threshold", "recall_at_1", "recall_at_5", "recall_at_10")
+           "accuracy", "f1", "threshold", "recall_at_1", "recall_at_5", "recall_at_10", "auc_without_top_component")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -67,12 +67,13 @@ def _print_summary(metrics: dict, baseline: dict | None) -> None:
     from compat.evaluation.evaluate import short_model_name
 
     columns = ([baseline] if baseline else []) + [metrics]
-    print(f"{'metric':<18}" + "".join(f"{short_model_name(m['model'])[-18:]:>20}" for m in columns))
+    width = max(map(len, SUMMARY)) + 1
+    print(f"{'metric':<{width}}" + "".join(f"{short_model_name(m['model'])[-18:]:>20}" for m in columns))
     for key in SUMMARY:
         row = [m.get(key) for m in columns]
         cells = "".join(f"{v:>20,}" if isinstance(v, int) else f"{v:>20.4f}" if isinstance(v, float) else f"{'–':>20}"
                         for v in row)
-        print(f"{key:<18}{cells}")
+        print(f"{key:<{width}}{cells}")
     print(f"threshold chosen on {metrics['threshold_source']}")
 
 

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from compat.evaluation.embeddings import cached_embeddings, distinct_statements
-from compat.evaluation.metrics import best_threshold, check_pairs, pair_metrics, recall_at_k
+from compat.evaluation.metrics import auc_without_top_component, best_threshold, check_pairs, pair_metrics, recall_at_k
 from compat.text import clean_statement
 
 RECALL_KS = (1, 5, 10)
@@ -215,6 +215,8 @@ def run_evaluation(model, pairs: Sequence[dict], validation: Sequence[dict] | No
     recall = recall_at_k(embedded.embeddings[embedded.index_1], embedded.embeddings[embedded.index_2],
                          labels, RECALL_KS, candidate_ids=candidate_ids)
     metrics.update({f"recall_at_{k}": v for k, v in recall.items()})
+    metrics["auc_without_top_component"] = auc_without_top_component(
+        embedded.embeddings, embedded.index_1, embedded.index_2, labels)
     metrics["n_statements"] = len(embedded.statements)
     for field in BREAKDOWN_FIELDS:
         metrics[f"by_{field}"] = breakdown(pairs, sims, labels, field, metrics["threshold"])
@@ -260,9 +262,10 @@ def evaluate_pairs(model, pairs: Sequence[dict], validation: Sequence[dict] | No
 
     Keys: the docs/conventions.md set (n, auc, cohen_d, t_stat, p_value, margin, mean_compatible,
     mean_incompatible, accuracy, f1, threshold, recall_at_1, recall_at_5) plus recall_at_10,
-    threshold_source, precision, recall, by_category, by_pair_type, by_shape (single / profile, see
-    pair_shape), and clustering (silhouette and
-    purity by subcategory) when the pairs have subcategories. Raises ValueError for one-class data.
+    auc_without_top_component (see metrics.auc_without_top_component), threshold_source, precision,
+    recall, by_category, by_pair_type, by_shape (single / profile, see pair_shape), and clustering
+    (silhouette and purity by subcategory) when the pairs have subcategories. Raises ValueError for
+    one-class data.
     """
     return run_evaluation(model, pairs, validation).metrics
 

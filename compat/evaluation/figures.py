@@ -29,7 +29,8 @@ TABLE_ROWS = (
     ("mean_compatible", "mean cosine, compatible", None), ("mean_incompatible", "mean cosine, incompatible", None),
     ("accuracy", "accuracy", True), ("f1", "F1", True), ("threshold", "threshold", None),
     ("t_stat", "Welch t", True), ("p_value", "p value", False), ("recall_at_1", "recall@1", True),
-    ("recall_at_5", "recall@5", True), ("recall_at_10", "recall@10", True), ("n", "pairs", None),
+    ("recall_at_5", "recall@5", True), ("recall_at_10", "recall@10", True),
+    ("auc_without_top_component", "ROC-AUC without the top component", None), ("n", "pairs", None),
 )
 
 

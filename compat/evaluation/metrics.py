@@ -243,6 +243,27 @@ def recall_at_k(
     return {k: float(np.mean(ranks <= k)) for k in ks}
 
 
+def auc_without_top_component(embeddings: np.ndarray, index_1: ArrayLike, index_2: ArrayLike,
+                              labels: ArrayLike) -> float:
+    """ROC-AUC of the pairs once the first principal component of the statements is projected out.
+
+    `embeddings` holds each distinct statement once; pair i is (index_1[i], index_2[i]). The statements
+    are centred, their top principal direction removed, re-normalised, and the pairs' cosines ranked
+    again. Why: a model can separate compatible from incompatible pairs along one direction alone, a
+    global "likes / dislikes" axis, which cannot tell "I love nights out" from "I love nights in". When
+    this figure falls to chance while `auc` does not, that one axis is all the model learnt.
+    """
+    x = np.asarray(embeddings, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"need the embeddings of at least 2 statements, got shape {x.shape}")
+    centred = x - x.mean(axis=0)
+    top = np.linalg.svd(centred, full_matrices=False)[2][0]
+    rest = x - np.outer(x @ top, top)
+    rest /= np.maximum(np.linalg.norm(rest, axis=1, keepdims=True), 1e-12)
+    i1, i2 = np.asarray(index_1), np.asarray(index_2)
+    return roc_auc(np.einsum("ij,ij->i", rest[i1], rest[i2]), labels)
+
+
 def pair_metrics(similarities: ArrayLike, labels: ArrayLike, threshold: float | None = None) -> dict:
     """All separation statistics of one set of pairs, with the keys of `evaluate --json`.
 
