@@ -249,6 +249,36 @@ def test_a_sighup_as_soon_as_the_run_says_running_is_a_stop_not_lost(data_dir, t
     assert status["steps"] < 5
 
 
+@pytest.mark.slow
+def test_a_second_sigint_while_the_run_reads_its_data_leaves_it_failed_not_running(data_dir, tmp_path):
+    """Two Ctrl-C in a row mean "abort now". When they come while the run still reads its data and
+    generates its groups, status.json must end `failed` ("aborted"), not say `running` for a dead process."""
+    out = tmp_path / "int"
+    command = [sys.executable, "-m", "compat", "train", "--data", str(data_dir), "--out", str(out), "--preset",
+               "quick", "--batch", "8", "--max-steps", "400", "--eval-steps", "1000", "--quiet"]
+    proc = subprocess.Popen(command, cwd=REPO_ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if json.loads((out / "status.json").read_text())["status"] == "running":
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        log, _ = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0, log[-3000:]
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "failed" and status["error"] == "aborted", status
+    assert not (out / "compat_model.json").exists()
+
+
 def touch_stop_after(run_dir: Path, step: int, timeout: float = 300) -> None:
     """Create RUN_DIR/STOP once events.jsonl shows `step` (what the web app's Stop button does)."""
     deadline = time.time() + timeout

@@ -250,6 +250,11 @@ def _prepared(cfg: TrainConfig, files: DataFiles, run_dir: Path | None, created:
         write_status(run_dir, "running", started)
     try:
         data = load_data(files, cfg.validation_fraction, cfg.seed, generate_groups=cfg.loss in GROUP_LOSSES)
+        if main and data.groups_source == "generated":  # kept with the run, so config.json can name them
+            from compat.generator.groups import groups_jsonl
+
+            atomic_write(run_dir / GROUPS_FILE, groups_jsonl(data.groups))
+            data.files = replace(data.files, groups=run_dir / GROUPS_FILE)
     except DataError as exc:
         if main:
             if created:
@@ -257,11 +262,10 @@ def _prepared(cfg: TrainConfig, files: DataFiles, run_dir: Path | None, created:
             else:
                 write_status(run_dir, "failed", started, str(exc))
         raise
-    if main and data.groups_source == "generated":  # kept with the run, so config.json can name them
-        from compat.generator.groups import groups_jsonl
-
-        atomic_write(run_dir / GROUPS_FILE, groups_jsonl(data.groups))
-        data.files = replace(data.files, groups=run_dir / GROUPS_FILE)
+    except KeyboardInterrupt:  # a second signal while the data loads: abort, and say so
+        if main:
+            write_status(run_dir, "failed", started, "aborted")
+        raise
     scratch = tempfile.mkdtemp(prefix="compat-trainer-")
     try:
         return _train(cfg, data, run_dir, stop, started, scratch, echo)
