@@ -100,9 +100,13 @@ def test_single_preference_pairs_and_profiles_are_reported_apart(base_model):
     generated += [{**p, "trait_1": "wants_kids+gym", "trait_2": "wants_kids"} for p in PAIRS[5:]]
     assert [pair_shape(p) for p in (generated[0], generated[-1])] == ["single", "profile"]
     assert pair_shape({"pair_type": "natural_profile"}) == "profile" and pair_shape(PAIRS[0]) == "(none)"
+    generated = [{**p, "rule": "same_stance" if p["label"] else "opposite_stance"} for p in generated]
     m = evaluate_pairs(base_model, generated)
     assert {k: v["n"] for k, v in m["by_shape"].items()} == {"profile": len(PAIRS) - 5, "single": 5}
     assert "auc" in m["by_shape"]["profile"] and "auc" in m["by_shape"]["single"]
+    # the generator's rule behind each label, e.g. how antonym pairs fare against same-trait ones
+    assert {k: v["n"] for k, v in m["by_rule"].items()} == {"opposite_stance": 8, "same_stance": 8}
+    assert evaluate_pairs(base_model, PAIRS)["by_rule"].keys() == {"(none)"}
 
 
 def test_validation_threshold_is_used(base_model):

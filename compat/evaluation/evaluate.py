@@ -16,7 +16,7 @@ from compat.evaluation.metrics import auc_without_top_component, best_threshold,
 from compat.text import clean_statement
 
 RECALL_KS = (1, 5, 10)
-BREAKDOWN_FIELDS = ("category", "pair_type")
+BREAKDOWN_FIELDS = ("category", "pair_type", "rule")  # rule: the generator's reason for a label
 STATEMENT_FIELDS = ("category", "subcategory", "trait", "stance")
 MISSING = "(none)"
 SILHOUETTE_SAMPLE = 5000  # silhouette is O(n^2): larger sets are sampled (with a fixed seed)
@@ -263,7 +263,7 @@ def evaluate_pairs(model, pairs: Sequence[dict], validation: Sequence[dict] | No
     Keys: the docs/conventions.md set (n, auc, cohen_d, t_stat, p_value, margin, mean_compatible,
     mean_incompatible, accuracy, f1, threshold, recall_at_1, recall_at_5) plus recall_at_10,
     auc_without_top_component (see metrics.auc_without_top_component), threshold_source, precision,
-    recall, by_category, by_pair_type, by_shape (single / profile, see pair_shape), and clustering
+    recall, by_category, by_pair_type, by_rule, by_shape (single / profile, see pair_shape), and clustering
     (silhouette and purity by subcategory) when the pairs have subcategories. Raises ValueError for
     one-class data.
     """
