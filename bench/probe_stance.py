@@ -9,12 +9,15 @@ pairs whose only signal is stance, alone and mixed with the hand-written trainin
 `pairs`: single-preference pairs on one train trait each, composed from the train split's like and dislike
 frames over the trait's own (`pro`) topic phrases, plus its hand-written phrasings: compatible = the same
 stance in two wordings, incompatible = the opposite stances. Negation is the whole signal; no anti-pole
-phrase, no contrast frame, no profile.
+phrase, no contrast frame, no profile. `--routes balanced`: each side is a liking or a disliking with even
+odds, over the trait's `pro` or `anti` phrases ("I love splurging" is frugal's neg side), so sentiment
+says nothing about the label and only the phrase's pole does.
 
 `train`: a plain torch loop (no compat engine, no LoRA): all-MiniLM-L6-v2 full fine-tune in fp32, CoSENT
 (scale 20), AdamW with 10% warm-up and linear decay, batch 16. Each evaluation prints one JSON line:
 ROC-AUC and Cohen's d on the shipped validation and test splits, 400 validation and 600 test pairs of the
-composed data set, and the natural pairs (measured only, never chosen on).
+composed data set, and the natural pairs (measured only, never chosen on); NAME_pc1 is the same AUC with
+the statements' top principal component removed (chance there: the model separates along one axis).
 """
 
 from __future__ import annotations
@@ -36,7 +39,16 @@ def read(path: str | Path) -> list[dict]:
     return [json.loads(line) for line in open(path)]
 
 
-def stance_pairs(n: int, seed: int = 0) -> list[dict]:
+ROUTES = {
+    # negation is the whole signal: like / dislike frames over the trait's own phrases, hand-written phrasings
+    "negation": {"pos": ("like", "hand"), "neg": ("dislike", "hand")},
+    # sentiment says nothing: each side is a liking or a disliking with even odds ("I love splurging" is
+    # the frugal trait's neg side, "not into splurging" its pos side), so only the phrase's pole tells
+    "balanced": {"pos": ("like", "dislike_anti"), "neg": ("dislike", "like_anti")},
+}
+
+
+def stance_pairs(n: int, seed: int = 0, routes: str = "negation") -> list[dict]:
     """`n` stance-only pairs (half compatible) over the train split's traits, frames and phrases."""
     from compat.generator.ontology import load_ontology
     from compat.generator.wording import load_wording
@@ -44,7 +56,7 @@ def stance_pairs(n: int, seed: int = 0) -> list[dict]:
     onto = load_ontology()
     wording = load_wording(onto)
     rng = random.Random(seed)
-    routes = {"pos": ("like", "hand"), "neg": ("dislike", "hand")}
+    routes = ROUTES[routes]
 
     def say(trait: str, stance: str) -> str:
         pool = wording.pool((trait, stance), "train")
@@ -71,6 +83,17 @@ def cosent(scaled_sims, labels):
 
     diff = (scaled_sims[None, :] - scaled_sims[:, None]) - (labels[:, None] <= labels[None, :]).float() * 1e12
     return torch.logsumexp(torch.cat([torch.zeros(1), diff.flatten()]), 0)
+
+
+def without_top_component(ea, eb):
+    """Both sides with the first principal component of their statements removed, re-normalised: if the
+    pairs' ROC-AUC falls to chance, the model separates them along that one direction alone."""
+    import numpy as np
+
+    both = np.concatenate([ea, eb])
+    top = np.linalg.svd(both - both.mean(0), full_matrices=False)[2][0]
+    ea, eb = (e - np.outer(e @ top, top) for e in (ea, eb))
+    return (e / np.linalg.norm(e, axis=1, keepdims=True) for e in (ea, eb))
 
 
 def train(args: argparse.Namespace) -> None:
@@ -104,6 +127,8 @@ def train(args: argparse.Namespace) -> None:
                 ea, eb = (model.encode(t, batch_size=64, normalize_embeddings=True) for t in (a, b))
                 sims, labels = (ea * eb).sum(1), np.array([r["label"] for r in rows])
                 out[name], out[f"{name}_d"] = round(roc_auc(sims, labels), 3), round(cohens_d(sims, labels), 2)
+                ea, eb = without_top_component(ea, eb)
+                out[f"{name}_pc1"] = round(roc_auc((ea * eb).sum(1), labels), 3)
         print(json.dumps(out), flush=True)
 
     def embed(texts: list[str]) -> torch.Tensor:
@@ -143,6 +168,7 @@ def main() -> None:
     pp.add_argument("--out", required=True)
     pp.add_argument("--n", type=int, default=3000)
     pp.add_argument("--seed", type=int, default=0)
+    pp.add_argument("--routes", choices=sorted(ROUTES), default="negation")
     tp = sub.add_parser("train")
     tp.add_argument("--train", action="append", required=True)
     tp.add_argument("--composed", help="a `generate --compose` folder to measure on as well")
@@ -156,7 +182,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "pairs":
         with open(args.out, "w") as fh:
-            for pair in stance_pairs(args.n, args.seed):
+            for pair in stance_pairs(args.n, args.seed, args.routes):
                 fh.write(json.dumps(pair) + "\n")
     else:
         train(args)
