@@ -220,25 +220,31 @@ def test_stop_file_leaves_a_usable_stopped_run(data_dir, tmp_path):
     assert load_model(str(out)).calibration is not None
 
 
+def train_until_running(data_dir: Path, out: Path) -> subprocess.Popen:
+    """A `compat train` process (400 quick steps), returned the moment its status.json says running."""
+    command = [sys.executable, "-m", "compat", "train", "--data", str(data_dir), "--out", str(out), "--preset",
+               "quick", "--batch", "8", "--max-steps", "400", "--eval-steps", "1000", "--quiet"]
+    proc = subprocess.Popen(command, cwd=REPO_ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if json.loads((out / "status.json").read_text())["status"] == "running":
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.005)
+    return proc
+
+
 @pytest.mark.slow
 def test_a_sighup_as_soon_as_the_run_says_running_is_a_stop_not_lost(data_dir, tmp_path):
     """The app's parent-death SIGHUP can come the moment a run's status says running (the app killed just
     after starting it), while the run still reads its data and generates its groups: it must stop the run,
     not kill it unsaved or, where SIGHUP is ignored (nohup), be lost and leave it training for ever."""
     out = tmp_path / "hup"
-    command = [sys.executable, "-m", "compat", "train", "--data", str(data_dir), "--out", str(out), "--preset",
-               "quick", "--batch", "8", "--max-steps", "400", "--eval-steps", "1000", "--quiet"]
-    proc = subprocess.Popen(command, cwd=REPO_ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = train_until_running(data_dir, out)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                if json.loads((out / "status.json").read_text())["status"] == "running":
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(0.005)
         proc.send_signal(signal.SIGHUP)
         log, _ = proc.communicate(timeout=300)
     finally:
@@ -254,19 +260,8 @@ def test_a_second_sigint_while_the_run_reads_its_data_leaves_it_failed_not_runni
     """Two Ctrl-C in a row mean "abort now". When they come while the run still reads its data and
     generates its groups, status.json must end `failed` ("aborted"), not say `running` for a dead process."""
     out = tmp_path / "int"
-    command = [sys.executable, "-m", "compat", "train", "--data", str(data_dir), "--out", str(out), "--preset",
-               "quick", "--batch", "8", "--max-steps", "400", "--eval-steps", "1000", "--quiet"]
-    proc = subprocess.Popen(command, cwd=REPO_ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = train_until_running(data_dir, out)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                if json.loads((out / "status.json").read_text())["status"] == "running":
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(0.005)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
