@@ -257,7 +257,7 @@ def auc_without_top_component(embeddings: np.ndarray, index_1: ArrayLike, index_
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"need the embeddings of at least 2 statements, got shape {x.shape}")
     centred = x - x.mean(axis=0)
-    top = np.linalg.svd(centred, full_matrices=False)[2][0]
+    top = np.linalg.eigh(centred.T @ centred)[1][:, -1]  # (dim x dim): cheap for any number of statements
     rest = x - np.outer(x @ top, top)
     rest /= np.maximum(np.linalg.norm(rest, axis=1, keepdims=True), 1e-12)
     i1, i2 = np.asarray(index_1), np.asarray(index_2)
