@@ -176,6 +176,24 @@ def test_comparison_table_change_column():
     assert rows[1][-1].endswith("▲")  # a lower p value is an improvement
 
 
+def test_comparison_table_reads_each_rule_as_the_share_on_the_right_side(base_model):
+    generated = [{**p, "rule": "same_stance" if p["label"] else "opposite_stance"} for p in PAIRS]
+    generated[0]["rule"] = "judge"
+    generated[1]["rule"] = "judge"  # one incompatible and one compatible pair: a mixed rule
+    base = evaluate_pairs(base_model, generated)
+    flipped = {**base, "by_rule": {r: {**g, "accuracy": 1.0} for r, g in base["by_rule"].items()}}
+    headers, rows = comparison_table({"base": base, "tuned": flipped})
+    by_label = {row[0]: row for row in rows}
+    row = by_label["right side: opposite_stance (incompatible, 7)"]
+    accuracy = base["by_rule"]["opposite_stance"]["accuracy"]
+    assert row[1] == f"{accuracy:.4f}" and row[2] == "1.0000"
+    assert row[3].endswith("▲") == (accuracy < 1)  # more pairs on the right side is better
+    assert "right side: same_stance (compatible, 7)" in by_label and "right side: judge (mixed, 2)" in by_label
+    # pairs without a rule get no rule rows
+    plain = comparison_table({"base": evaluate_pairs(base_model, PAIRS)})[1]
+    assert not any(r[0].startswith("right side") for r in plain)
+
+
 def test_top_matches(base_model):
     from compat.evaluation.matching import top_matches
 

@@ -155,19 +155,35 @@ def _fmt(value) -> str:
     return f"{value:.4f}"
 
 
+def rule_rows(results: dict[str, dict]) -> list[tuple[str, list, bool]]:
+    """(label, values, higher is better) per generator rule of the first model's `by_rule`: the share of
+    that rule's pairs on the right side of each model's threshold, e.g. "right side: antonym (incompatible,
+    24)". Empty when the pairs carry no rule."""
+    first = next(iter(results.values()), {}).get("by_rule") or {}
+    rows = []
+    for rule, group in first.items():
+        if rule == "(none)":
+            continue
+        kind = ("compatible" if group["n_compatible"] == group["n"] else
+                "incompatible" if group["n_compatible"] == 0 else "mixed")
+        values = [(m.get("by_rule") or {}).get(rule, {}).get("accuracy") for m in results.values()]
+        rows.append((f"right side: {rule} ({kind}, {group['n']})", values, True))
+    return rows
+
+
 def comparison_table(results: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
-    """(headers, rows) of the main statistics, one column per model, plus the change when there are two.
+    """(headers, rows) of the main statistics, one column per model, plus the change when there are two;
+    then, for generated pairs, the share on the right side of the threshold per rule (rule_rows).
 
     The change is last minus first (e.g. fine-tuned minus base), marked ▲ when it improves the metric
     and ▼ when it worsens it (for p value, lower is better).
     """
     names = list(results)
     headers = ["metric", *names] + (["change"] if len(names) == 2 else [])
+    chosen = [(shown, [results[n].get(key) for n in names], higher_better)
+              for key, shown, higher_better in TABLE_ROWS if any(key in m for m in results.values())]
     rows = []
-    for key, shown, higher_better in TABLE_ROWS:
-        if not any(key in m for m in results.values()):
-            continue
-        values = [results[n].get(key) for n in names]
+    for shown, values, higher_better in chosen + rule_rows(results):
         row = [shown, *(_fmt(v) for v in values)]
         if len(names) == 2:
             a, b = values
