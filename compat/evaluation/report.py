@@ -145,8 +145,7 @@ def build_report(evaluations: Sequence[Evaluation], data_name: str, *, umap: boo
     if umap:
         parts += ["<h2>Statement embeddings (UMAP)</h2>", *divs[1:]]
     parts += ["<h2>Breakdowns</h2>", breakdown_table(evaluations, "category"),
-              breakdown_table(evaluations, "pair_type"), breakdown_table(evaluations, "rule"),
-              "<h2>Worst-separated pairs</h2>",
+              breakdown_table(evaluations, "pair_type"), "<h2>Worst-separated pairs</h2>",
               worst_table(evaluations[-1]), "</body></html>"]
     return "\n".join(parts)
 
