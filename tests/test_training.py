@@ -130,7 +130,7 @@ def separation(model, pairs: list[dict]) -> tuple[float, float]:
 
 
 @pytest.mark.slow
-def test_tiny_run_learns_and_saves_a_usable_model(tiny_run, data_dir, base_model):
+def test_tiny_run_learns_and_saves_a_usable_model(tiny_run, data_dir, base_model, capsys):
     from compat.models import load_model
 
     run_dir = tiny_run.run_dir
@@ -162,6 +162,12 @@ def test_tiny_run_learns_and_saves_a_usable_model(tiny_run, data_dir, base_model
     assert info["calibration"]["scale"] > 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert {"fine_tuned", "base"} <= set(metrics["validation"])
+    # how the run separates: whether one direction carries it all (see metrics.auc_without_top_component)
+    assert 0 <= metrics["validation"]["fine_tuned"]["auc_without_top_component"] <= 1
+    from compat.training.cli import print_summary
+
+    print_summary(tiny_run)
+    assert "AUC without the top component" in capsys.readouterr().out
 
     model = load_model(str(run_dir))
     assert model.instruction == info["instruction"]

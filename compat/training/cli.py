@@ -92,7 +92,8 @@ def print_summary(result) -> None:
         ft, base = block["fine_tuned"], block["base"]
         print(f"  {name:<12} AUC {ft['auc']:.4f} (base {base['auc']:.4f})   "
               f"Cohen's d {ft['cohen_d']:.2f} (base {base['cohen_d']:.2f})   "
-              f"accuracy {ft['accuracy']:.3f} (base {base['accuracy']:.3f})")
+              f"accuracy {ft['accuracy']:.3f} (base {base['accuracy']:.3f})   "
+              f"AUC without the top component {ft.get('auc_without_top_component', float('nan')):.4f}")
     cal = result.metrics.get("calibration")
     if cal:
         print(f"  calibration: P(compatible) = sigmoid({cal['scale']:.2f} * (cos - {cal['threshold']:.4f}))")
