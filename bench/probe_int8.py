@@ -2,11 +2,11 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/probe_int8.py [--model default]
 
-Exports the model once (ONNX fp32), quantizes it both ways with the settings of
-compat.export.onnx_export.quantize_int8, and measures each against the torch model in one process:
-statements/s over the distinct statements of data/test.jsonl and data/natural_pairs.jsonl (batch 64,
-median of 3 interleaved rounds), the change in test ROC-AUC, the mean and 95th percentile of
-|cosine change| over the test pairs, the Score tab's first example's cosine change, and the file size.
+Exports the model once (ONNX fp32), quantizes it both ways with compat.export.onnx_export.quantize_int8,
+and measures each against the torch model in one process: statements/s over the distinct statements of
+data/test.jsonl and data/natural_pairs.jsonl (batch 64, median of 3 interleaved rounds), the change in
+test ROC-AUC, the mean and 95th percentile of |cosine change| over the test pairs, the Score tab's first
+example's cosine change, and the file size.
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from compat.evaluation.embeddings import distinct_statements
     from compat.evaluation.evaluate import embed_pairs
     from compat.evaluation.metrics import roc_auc
     from compat.export import export_model
-    from compat.export.onnx_export import down_projections
+    from compat.export.onnx_export import down_projections, quantize_int8
     from compat.models import load_model
     from compat.pairs import load_pairs
     from compat.scoring import EXAMPLE_PAIRS, score
@@ -46,8 +45,7 @@ def main() -> None:
     models = {"torch fp32": load_model(args.model), "ONNX fp32": load_model(str(fp32))}
     for name, excluded in ways.items():
         out = folder / "onnx" / f"int8-{len(excluded)}.onnx"
-        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
-                         nodes_to_exclude=excluded)
+        quantize_int8(fp32, out, keep_fp32=excluded)
         models[f"int8, {name}"] = load_model(str(out))
     test = load_pairs(ROOT / "data" / "test.jsonl")
     statements = list(dict.fromkeys(s for f in ("test", "natural_pairs")
