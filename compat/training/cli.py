@@ -93,7 +93,7 @@ def print_summary(result) -> None:
         print(f"  {name:<12} AUC {ft['auc']:.4f} (base {base['auc']:.4f})   "
               f"Cohen's d {ft['cohen_d']:.2f} (base {base['cohen_d']:.2f})   "
               f"accuracy {ft['accuracy']:.3f} (base {base['accuracy']:.3f})   "
-              f"AUC without the top component {ft.get('auc_without_top_component', float('nan')):.4f}")
+              f"AUC without the top component {ft['auc_without_top_component']:.4f}")
     cal = result.metrics.get("calibration")
     if cal:
         print(f"  calibration: P(compatible) = sigmoid({cal['scale']:.2f} * (cos - {cal['threshold']:.4f}))")
