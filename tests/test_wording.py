@@ -148,6 +148,18 @@ def test_malformed_wording_data_is_named(onto, tmp_path):
         load_wording(onto, tmp_path)
 
 
+def test_a_topic_phrase_that_speaks_for_someone_is_refused_by_name(onto):
+    """Frames say who holds a stance; "a fellow homebody" inside "I'd never date {partner}" would say the
+    speaker is a homebody while the label says they rule one out, so such a phrase never loads."""
+    homebody = yaml.safe_load((WORDING_DIR / "topics_lifestyle.yaml").read_text())["homebody"]
+    for form, phrase, word in (("partner", "a fellow homebody", "fellow"), ("noun", "naps with my cat", "my"),
+                               ("verb", "stay in with you", "you")):
+        pro = {**homebody["pro"], form: [phrase, *homebody["pro"][form]]}
+        with pytest.raises(WordingError, match=rf"topics_x.yaml: homebody.pro.{form}\[0\]: '{phrase}' says '{word}'"):
+            parse_topics({"homebody": {**homebody, "pro": pro}}, onto, "topics_x.yaml", {})
+    assert parse_topics({"homebody": homebody}, onto, "topics_x.yaml", {})  # the shipped phrases pass
+
+
 def test_generate_cli_composes_only_when_asked(tmp_path):
     import json
     import subprocess

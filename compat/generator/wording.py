@@ -40,8 +40,13 @@ ROUTE_WEIGHTS = {
     "dealbreaker": {"dealbreaker": 0.8, "hand": 0.2},
 }
 # A phrase that already compares two things reads badly inside a contrast frame.
-_COMPARES = re.compile(r"\b(over|instead of|rather than|than)\b")
+_COMPARES = re.compile(r"\b(over|instead of|in place of|rather than|than)\b")
 _SLOT = re.compile(r"\{(noun|verb|identity|partner|noun_b|verb_b)\}")
+# A frame supplies the speaker, the stance and any negation, so a topic phrase names its thing from no one's
+# point of view: "my" or "fellow" inside "Swipe left if you {verb}" or "I'd never date {partner}" says the
+# speaker has the trait the sentence is labelled as ruling out.
+_PERSONAL = re.compile(r"\b(i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|us|our|ours|ourselves"
+                       r"|you|you're|your|yours|yourself|fellow)\b", re.IGNORECASE)
 
 
 class WordingError(ValueError):
@@ -248,6 +253,10 @@ def parse_topics(raw: dict, onto: Ontology, source: str, seen: dict[str, str]) -
                 for i, text in enumerate(listed):
                     if not isinstance(text, str) or not text.strip() or "{" in text:
                         raise WordingError(f"{where}[{i}]: {text!r} is not a phrase")
+                    personal = _PERSONAL.search(text)
+                    if personal:
+                        raise WordingError(f"{where}[{i}]: {text!r} says {personal.group(0)!r}; a topic phrase "
+                                           "names its thing from no one's point of view (the frame says who)")
                     key = text.strip().casefold()
                     if key in seen:
                         raise WordingError(f"{where}[{i}]: {text!r} already used by {seen[key]}")
