@@ -2,7 +2,8 @@
 
 A compat model directory (a training run's directory, or the shipped `assets/models/default/`) holds
   compat_model.json   {"format": "compat-lora/1", "instruction": str | null,
-                       "calibration": {"threshold": float, "scale": float} | null, ...}
+                       "calibration": {"threshold": float, "scale": float} | null,
+                       "stance_gain": {"gain": float, "mean": [...], "direction": [...]} | null, ...}
   adapter/            a peft LoRA adapter (adapter_config.json + adapter_model.safetensors)
 It is loaded as the full-precision base with the adapter merged in, so scoring costs what base costs; an
 adapter trained on the 4-bit base is merged onto that base's NF4 weights (dequantised: still an fp32 model),
@@ -206,6 +207,13 @@ def _load(name: str, path: Path | None) -> CompatModel:
                                       model_kwargs={"use_safetensors": True})
     if info:
         set_instruction(encoder, info.get("instruction"))
+        if info.get("stance_gain"):  # compat.stance_gain: Dense + Normalize after the model's own modules
+            from compat.stance_gain import StanceGain, append_to_encoder
+
+            try:
+                append_to_encoder(encoder, StanceGain.from_json(info["stance_gain"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelNotFound(f"{path / MODEL_FILE}: stance_gain: {exc}") from exc
     encoder.eval()
     cal = info.get("calibration")
     if path is not None and not info:

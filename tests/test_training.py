@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from compat.paths import REPO_ROOT
+from compat.stance_gain import GAINS
 
 # Six traits, each with statements for two opposite stances; same stance -> compatible (1),
 # opposite stances -> incompatible (0). Small, but the base model ranks these poorly (same topic).
@@ -164,6 +165,9 @@ def test_tiny_run_learns_and_saves_a_usable_model(tiny_run, data_dir, base_model
     assert {"fine_tuned", "base"} <= set(metrics["validation"])
     # how the run separates: whether one direction carries it all (see metrics.auc_without_top_component)
     assert 0 <= metrics["validation"]["fine_tuned"]["auc_without_top_component"] <= 1
+    gain = metrics["stance_gain"]  # compat.stance_gain: the candidates measured, the one taken (or none)
+    assert [r["gain"] for r in gain["candidates"]] == [None, *GAINS]
+    assert (info["stance_gain"] or {}).get("gain") == gain["chosen"]
     from compat.training.cli import print_summary
 
     print_summary(tiny_run)
@@ -171,6 +175,10 @@ def test_tiny_run_learns_and_saves_a_usable_model(tiny_run, data_dir, base_model
 
     model = load_model(str(run_dir))
     assert model.instruction == info["instruction"]
+    modules = [type(m).__name__ for m in model.encoder]
+    assert modules[-2:] == (["Dense", "Normalize"] if gain["chosen"] else ["Pooling", "Normalize"])
+    validation = [json.loads(line) for line in (data_dir / "validation.jsonl").read_text().splitlines()]
+    assert separation(model, validation)[0] == pytest.approx(metrics["validation"]["fine_tuned"]["auc"], abs=1e-4)
     train_pairs = [json.loads(line) for line in (data_dir / "train.jsonl").read_text().splitlines()]
     tuned_auc, tuned_d = separation(model, train_pairs)
     base_auc, base_d = separation(base_model, train_pairs)

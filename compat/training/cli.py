@@ -47,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--instruction", metavar="TEXT|none",
                    help="prompt put before every statement in training and scoring; `default` for the standard "
                         "one; none (the default) for no prompt")
+    p.add_argument("--no-stance-gain", action="store_true",
+                   help="ship the embeddings as trained: no centring and weighing of the stance direction, "
+                        "which by default is added when it raises validation AUC (compat.stance_gain)")
     p.add_argument("--seed", type=int, help="seed for adapter init, data order and splits (default 42)")
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
     p.add_argument("--eval-steps", type=int, help="evaluate on validation every N steps")
@@ -63,6 +66,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         given.setdefault("quant", "none")  # an explicit --quant 4bit is refused by TrainConfig.check
     if args.instruction is not None:
         given["instruction"] = parse_instruction(args.instruction)
+    if getattr(args, "no_stance_gain", False):
+        given["stance_gain"] = False
     return TrainConfig.from_preset(args.preset, data=args.data, out=args.out,
                                    extra_tests=list(args.extra_test), force=args.force, **given)
 
@@ -94,9 +99,11 @@ def print_summary(result) -> None:
               f"Cohen's d {ft['cohen_d']:.2f} (base {base['cohen_d']:.2f})   "
               f"accuracy {ft['accuracy']:.3f} (base {base['accuracy']:.3f})   "
               f"AUC without the top component {ft['auc_without_top_component']:.4f}")
+    gain = (result.metrics.get("stance_gain") or {}).get("chosen")
+    print(f"  stance gain: {gain:g} (chosen on validation)" if gain else "  stance gain: none")
     cal = result.metrics.get("calibration")
     if cal:
         print(f"  calibration: P(compatible) = sigmoid({cal['scale']:.2f} * (cos - {cal['threshold']:.4f}))")
 
 
-RESERVED = {"status", "steps", "train_loss", "calibration", "validation_source", "validation", "test"}
+RESERVED = {"status", "steps", "train_loss", "calibration", "validation_source", "stance_gain", "validation", "test"}

@@ -67,6 +67,8 @@ class TrainConfig:
     # No prompt by default: on the held-out test split, training without it separated better (README,
     # "Training"); --instruction DEFAULT (or any text) turns it on, saved with the model either way.
     instruction: str | None = None
+    # Centre the embeddings and weigh the stance direction up, when validation says so (compat.stance_gain)
+    stance_gain: bool = True
     seed: int = 42
     max_steps: int | None = None
     eval_steps: int | None = None

@@ -1,4 +1,5 @@
-"""The end of a run: save the weights, measure the model as it will be used, calibrate, write the files.
+"""The end of a run: save the weights, choose a stance gain, measure the model as it will be used, calibrate,
+write the files.
 
 The final measurement loads the saved adapter and merges it, exactly as compat.models does for scoring
 (onto the NF4-rounded weights when the base trained in 4-bit: `merged_onto`), so metrics.json describes
@@ -83,7 +84,27 @@ def measure(model, base, data: TrainData) -> tuple[dict, list]:
     return metrics, val.similarities
 
 
-def model_info(cfg: TrainConfig, built, calibration: dict, status: str, steps: int, metrics: dict) -> dict:
+def fit_stance_gain(model, base, data: TrainData) -> tuple:
+    """(the StanceGain chosen on validation or None, every candidate's validation figures): compat.stance_gain,
+    its direction fitted on the training pairs' statements as this run's model embeds them."""
+    from compat.evaluation.embeddings import distinct_statements
+    from compat.evaluation.evaluate import evaluate_pairs
+    from compat.stance_gain import choose_stance_gain
+
+    train_statements = distinct_statements(data.train)[0][:MAX_GAIN_STATEMENTS]
+    statements, i1, i2 = distinct_statements(data.validation)
+    # model.embed, not the embedding cache: the cache knows this run by its files, which the gain leaves as
+    # they are, so embeddings cached now would be served to the gained model measured next
+    return choose_stance_gain(model.embed(train_statements), model.embed(statements), i1, i2,
+                              [p["label"] for p in data.validation],
+                              evaluate_pairs(base, data.validation)["recall_at_5"])
+
+
+MAX_GAIN_STATEMENTS = 4000  # a principal direction is settled long before; embedding more only costs time
+
+
+def model_info(cfg: TrainConfig, built, calibration: dict, status: str, steps: int, metrics: dict,
+               stance_gain=None) -> dict:
     """The compat_model.json record (format compat-lora/1, read by compat.models)."""
     from compat.models import FORMAT
     from compat.training.model import BASE_MODEL_NAME
@@ -95,6 +116,7 @@ def model_info(cfg: TrainConfig, built, calibration: dict, status: str, steps: i
         "format": FORMAT,
         "instruction": cfg.instruction,
         "calibration": calibration,
+        "stance_gain": stance_gain.to_json() if stance_gain else None,
         "base_model": base_path(cfg) or BASE_MODEL_NAME,
         "base_path": base_path(cfg),  # None: the shipped all-MiniLM-L6-v2 (compat.models.base_model_path)
         "weights": "model" if built.kind == "full" else "adapter",
@@ -118,10 +140,18 @@ def finalize(cfg: TrainConfig, data: TrainData, built, run_dir: Path, status: st
     base = base_path(cfg)
     save_weights(built, run_dir, base)
     model = load_saved(run_dir, built.kind, cfg.instruction, base, built.quant)
-    metrics, val_sims = measure(model, load_model(base or "base"), data)
+    base_model = load_model(base or "base")
+    stance_gain, candidates = fit_stance_gain(model, base_model, data) if cfg.stance_gain else (None, [])
+    if stance_gain:
+        from compat.stance_gain import append_to_encoder
+
+        append_to_encoder(model.encoder, stance_gain)
+    metrics, val_sims = measure(model, base_model, data)
     calibration = fit_calibration(val_sims, [p["label"] for p in data.validation])
     metrics = finite_or_none(metrics)
     record = {"status": status, "steps": steps, "train_loss": train_loss, "calibration": calibration,
-              "validation_source": data.validation_source, **metrics}
+              "validation_source": data.validation_source,
+              "stance_gain": {"chosen": stance_gain.gain if stance_gain else None,
+                              "candidates": finite_or_none(candidates)}, **metrics}
     atomic_write(run_dir / "metrics.json", json.dumps(record, indent=1) + "\n")
-    return record, model_info(cfg, built, calibration, status, steps, metrics)
+    return record, model_info(cfg, built, calibration, status, steps, metrics, stance_gain)
