@@ -1,8 +1,9 @@
-"""Which MatMuls int8 may take: every one, or all but the feed-forward down projections (what compat ships).
+"""Which MatMuls int8 may take: every one, all but the feed-forward down projections, or all but the
+feed-forward projections, up and down (what compat ships since the stance gain).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/probe_int8.py [--model default]
 
-Exports the model once (ONNX fp32), quantizes it both ways with compat.export.onnx_export.quantize_int8,
+Exports the model once (ONNX fp32), quantizes it each way with compat.export.onnx_export.quantize_int8,
 and measures each against the torch model in one process: statements/s over the distinct statements of
 data/test.jsonl and data/natural_pairs.jsonl (batch 64, median of 3 interleaved rounds), the change in
 test ROC-AUC, the mean and 95th percentile of |cosine change| over the test pairs, the Score tab's first
@@ -31,7 +32,7 @@ def main() -> None:
     from compat.evaluation.evaluate import embed_pairs
     from compat.evaluation.metrics import roc_auc
     from compat.export import export_model
-    from compat.export.onnx_export import down_projections, quantize_int8
+    from compat.export.onnx_export import down_projections, feed_forward_projections, quantize_int8
     from compat.models import load_model
     from compat.pairs import load_pairs
     from compat.scoring import EXAMPLE_PAIRS, score
@@ -41,7 +42,9 @@ def main() -> None:
     args = parser.parse_args()
     folder = export_model(args.model, Path(tempfile.mkdtemp()) / "export", fmt="onnx")
     fp32 = folder / "onnx" / "model.onnx"
-    ways = {"every MatMul": [], "all but the down projections": down_projections(onnx.load(str(fp32)))}
+    graph = onnx.load(str(fp32))
+    ways = {"every MatMul": [], "all but the down projections": down_projections(graph),
+            "all but the feed-forward projections": feed_forward_projections(graph)}
     models = {"torch fp32": load_model(args.model), "ONNX fp32": load_model(str(fp32))}
     for name, excluded in ways.items():
         out = folder / "onnx" / f"int8-{len(excluded)}.onnx"

@@ -15,17 +15,21 @@ from pathlib import Path
 
 from compat.export.folder import ONNX_FILE, ONNX_INT8_FILE, ExportError
 
-SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
+SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize", "Dense")
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OPSET = 18
 
 
 def check_exportable(encoder) -> None:
-    """Refuse models whose modules the ONNX runtime here does not reproduce (e.g. a Dense layer)."""
+    """Refuse models whose modules the ONNX runtime here does not reproduce (e.g. a Dense with an activation)."""
+    import torch
+
     names = [type(module).__name__ for module in encoder]
-    if not names or names[0] != "Transformer" or any(n not in SUPPORTED_MODULES for n in names):
-        raise ExportError(f"ONNX export handles Transformer -> Pooling [-> Normalize] models; this one is "
-                          f"{' -> '.join(names)}; use --format torch")
+    linear = all(isinstance(getattr(m, "activation_function", None), torch.nn.Identity)
+                 for m in encoder if type(m).__name__ == "Dense")
+    if not names or names[0] != "Transformer" or any(n not in SUPPORTED_MODULES for n in names) or not linear:
+        raise ExportError(f"ONNX export handles Transformer -> Pooling, then Normalize and Dense layers without "
+                          f"an activation (a stance gain); this one is {' -> '.join(names)}; use --format torch")
     pooling = encoder[1] if len(names) > 1 else None
     if pooling is not None and getattr(pooling, "include_prompt", True) is False and encoder.default_prompt_name:
         raise ExportError("ONNX export does not handle pooling that leaves the prompt out; use --format torch")
@@ -71,13 +75,13 @@ def export_fp32(encoder, file: Path) -> Path:
 
 def quantize_int8(fp32_file: Path, int8_file: Path, keep_fp32: list[str] | None = None) -> Path:
     """Dynamic int8 quantization of an ONNX file (weights int8 per channel, activations at run time),
-    the MatMuls named in `keep_fp32` left in fp32 (default: the feed-forward down projections,
-    down_projections)."""
+    the MatMuls named in `keep_fp32` left in fp32 (default: the feed-forward blocks' MatMuls,
+    feed_forward_projections)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     if keep_fp32 is None:
-        keep_fp32 = down_projections(onnx.load(str(fp32_file)))
+        keep_fp32 = feed_forward_projections(onnx.load(str(fp32_file)))
 
     # reduce_range: 7-bit weights. Without VNNI (AVX2 only) onnxruntime's u8 x s8 kernel sums pairs of
     # products into int16 and can saturate; measured on the shipped model (AVX2 machine), full 8-bit
@@ -95,6 +99,17 @@ def down_projections(model) -> list[str]:
     shapes = {init.name: tuple(init.dims) for init in model.graph.initializer}
     return [node.name for node in model.graph.node if node.op_type == "MatMul"
             and any(len(shapes.get(i, ())) == 2 and shapes[i][0] > shapes[i][1] for i in node.input)]
+
+
+def feed_forward_projections(model) -> list[str]:
+    """The MatMuls of the feed-forward blocks, up (384 -> 1536 in MiniLM) and down: every MatMul whose
+    constant weight is not square (attention's are). A model with a stance gain (compat.stance_gain) is
+    centred before its cosines, which magnifies int8's error: with the down projections alone in fp32 the
+    2026-12-06 shipped model's smoker pair moved by 0.050 in cosine and 0.025 in probability; with the up
+    projections too, by 0.006 and 0.003 (a 43 MiB file instead of 33 MiB)."""
+    shapes = {init.name: tuple(init.dims) for init in model.graph.initializer}
+    return [node.name for node in model.graph.node if node.op_type == "MatMul"
+            and any(len(shapes.get(i, ())) == 2 and shapes[i][0] != shapes[i][1] for i in node.input)]
 
 
 def export_onnx(encoder, folder: Path, int8: bool = False) -> list[Path]:

@@ -1,10 +1,11 @@
 """Serving an exported ONNX file with onnxruntime: the same embeddings as the sentence-transformers folder.
 
 OnnxEncoder does what SentenceTransformer.encode does for a Transformer -> Pooling [-> Normalize]
-model: the default prompt prepended, tokenised by the folder's tokenizer.json (truncated at the
-folder's max_seq_length, padded per batch), the ONNX graph for the token embeddings, then pooling as
-1_Pooling/config.json says (mean, CLS or max), optionally L2-normalised. It needs neither torch nor
-transformers, only `tokenizers`, numpy and onnxruntime.
+[-> Dense -> Normalize] model: the default prompt prepended, tokenised by the folder's tokenizer.json
+(truncated at the folder's max_seq_length, padded per batch), the ONNX graph for the token embeddings,
+pooling as 1_Pooling/config.json says (mean, CLS or max), then the modules after it in order: Normalize,
+and a Dense layer without an activation (a stance gain, compat.stance_gain). It needs neither torch nor
+transformers, only `tokenizers`, `safetensors`, numpy and onnxruntime.
 """
 
 from __future__ import annotations
@@ -53,8 +54,7 @@ class OnnxEncoder:
         pooling = _read(folder / "1_Pooling" / "config.json")
         self.pooling = ("cls" if pooling.get("pooling_mode_cls_token") else
                         "max" if pooling.get("pooling_mode_max_tokens") else "mean")
-        modules = [m.get("type", "") for m in json.loads((folder / "modules.json").read_text())]
-        self.normalize_output = any(t.endswith("Normalize") for t in modules)
+        self.after_pooling = after_pooling(folder)
         pad_token = _read(folder / "tokenizer_config.json").get("pad_token") or "[PAD]"
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=self.max_seq_length)
@@ -102,9 +102,35 @@ class OnnxEncoder:
             if out.shape[1] == 0:
                 out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
             out[rows] = pooled
-        if normalize_embeddings or self.normalize_output:
-            out /= np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
-        return out
+        for step in self.after_pooling:
+            out = _normalised(out) if step is None else (out @ step[0].T + step[1]).astype(np.float32)
+        return _normalised(out) if normalize_embeddings else out
+
+
+def _normalised(x: np.ndarray) -> np.ndarray:
+    return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+
+def after_pooling(folder: Path) -> list:
+    """The folder's modules after Pooling, in order: None for Normalize, (weight, bias) for a Dense layer
+    without an activation (compat.stance_gain writes one); anything else is refused."""
+    from safetensors.numpy import load_file
+
+    steps = []
+    for module in json.loads((folder / "modules.json").read_text())[2:]:
+        kind = module.get("type", "")
+        if kind.endswith("Normalize"):
+            steps.append(None)
+        elif kind.endswith("Dense"):
+            config = _read(folder / module["path"] / "config.json")
+            if not str(config.get("activation_function", "")).endswith("Identity"):
+                raise ValueError(f"{module['path']}: a Dense with {config.get('activation_function')} is not served")
+            weights = load_file(str(folder / module["path"] / "model.safetensors"))
+            bias = weights.get("linear.bias", np.zeros(int(config["out_features"]), dtype=np.float32))
+            steps.append((weights["linear.weight"].astype(np.float32), bias.astype(np.float32)))
+        else:
+            raise ValueError(f"modules.json: {kind} after pooling is not served")
+    return steps
 
 
 def load_onnx_model(name: str, onnx_file: Path):
