@@ -10,9 +10,8 @@ from compat.scoring import EXAMPLE_PAIRS
 # Known misses of the shipped model, each with its measured score; strict, so a model that gets one
 # right makes the suite say so (and the mark must go). README, "Quality, measured", lists every score.
 KNOWN_MISSES = {
-    "girl: Weekends are pajamas and a good novel": "46.1% compatible for a reader and 'rather stay in than go out'",
-    "boy: I'm up at 5am for a run before work": "56.7% compatible for an early riser and a 2am thinker",
-    "boy: Every vacation I plan involves a mountain trail": "48.5% compatible for a hiker and a camper",
+    "girl: Weekends are pajamas and a good novel": "36.0% compatible for a reader and 'rather stay in than go out'",
+    "boy: I'm up at 5am for a run before work": "77.8% compatible for an early riser and a 2am thinker",
 }
 
 
