@@ -238,7 +238,11 @@ def card_text(name: str, model, run_dir: Path | None) -> str:
     lines += _usage(model.instruction, calibration)
     lines += ["## Base model", "", f"`{base_model}` (mean pooling, 384 dimensions), "
               + ("with compat's LoRA adapter merged in." if kind == "lora" else
-                 "every weight fine-tuned." if kind == "full" else "unchanged."), ""]
+                 "every weight fine-tuned." if kind == "full" else "unchanged.")
+              + (f" Then a stance gain of {info['stance_gain']['gain']:g}: a Dense layer (no activation) that centres "
+                 "each embedding on the training statements' mean and weighs their first principal direction, "
+                 "the one stance mostly lies on, that many times, and a Normalize layer (chosen on validation; "
+                 "compat's `stance_gain`)." if info.get("stance_gain") else ""), ""]
     lines += _data_section(config, run_dir)
     lines += _recipe_section(config, info)
     lines += _quality_section(metrics)
