@@ -66,14 +66,13 @@ def fit_direction(statement_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndar
     return mean, direction * (1.0 if direction[np.argmax(np.abs(direction))] > 0 else -1.0)
 
 
-def gain_candidates(train_embeddings: np.ndarray, embeddings: np.ndarray, index_1: Sequence[int],
+def gain_candidates(mean: np.ndarray, direction: np.ndarray, embeddings: np.ndarray, index_1: Sequence[int],
                     index_2: Sequence[int], labels: Sequence[int], gains: Sequence[float] = GAINS) -> list[dict]:
     """ROC-AUC and recall@5 of pairs (index_1[i], index_2[i]) into `embeddings` (each distinct statement once,
     as `evaluation.embeddings.distinct_statements` gives them) without a gain (`gain` None) and with each
-    of `gains`, the map fitted on `train_embeddings` (the training statements)."""
+    of `gains` on the map of `mean` and `direction` (fit_direction of the training statements)."""
     from compat.evaluation.metrics import recall_at_k, roc_auc
 
-    mean, direction = fit_direction(train_embeddings)
     i1, i2 = np.asarray(index_1), np.asarray(index_2)
     variants = [(None, np.asarray(embeddings, dtype=np.float32))]
     variants += [(float(g), StanceGain(tuple(mean), tuple(direction), float(g)).apply(embeddings)) for g in gains]
@@ -97,11 +96,11 @@ def choose_stance_gain(train_embeddings: np.ndarray, embeddings: np.ndarray, ind
                        gains: Sequence[float] = GAINS) -> tuple[StanceGain | None, list[dict]]:
     """The StanceGain `pick_gain` takes on these validation pairs (None when none), with every candidate's
     figures (for metrics.json)."""
-    rows = gain_candidates(train_embeddings, embeddings, index_1, index_2, labels, gains)
+    mean, direction = fit_direction(train_embeddings)
+    rows = gain_candidates(mean, direction, embeddings, index_1, index_2, labels, gains)
     gain = pick_gain(rows, base_recall_at_5)
     if gain is None:
         return None, rows
-    mean, direction = fit_direction(train_embeddings)
     return StanceGain(tuple(map(float, mean)), tuple(map(float, direction)), gain), rows
 
 
