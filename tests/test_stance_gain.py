@@ -94,3 +94,20 @@ def test_the_dense_layer_in_a_sentence_transformer_is_the_same_map(base_model, t
     encoder.save(str(tmp_path / "st"))  # a plain sentence-transformers folder: no compat code needed to load it
     reloaded = SentenceTransformer(str(tmp_path / "st"), device="cpu", local_files_only=True)
     np.testing.assert_allclose(reloaded.encode(texts, convert_to_numpy=True), as_module, atol=1e-6)
+
+
+def test_a_broken_stance_gain_in_a_model_folder_is_named(tmp_path):
+    import shutil
+
+    from compat.models import MODEL_FILE, ModelNotFound, default_available, load_model
+    from compat.paths import DEFAULT_MODEL_DIR
+
+    if not default_available():
+        pytest.skip("no shipped default model in this checkout (make model)")
+    run = tmp_path / "run"
+    shutil.copytree(DEFAULT_MODEL_DIR / "adapter", run / "adapter")
+    info = json.loads((DEFAULT_MODEL_DIR / MODEL_FILE).read_text())
+    info["stance_gain"] = {"gain": 2.0, "mean": [0.0] * 384, "direction": [1.0] * 383}
+    (run / MODEL_FILE).write_text(json.dumps(info))
+    with pytest.raises(ModelNotFound, match=r"compat_model.json: stance_gain: .*one size"):
+        load_model(str(run))
