@@ -388,6 +388,15 @@ def test_a_4bit_adapter_merges_onto_the_nf4_weights_it_trained_with(tmp_path):
     assert fp32_error > 20 * nf4_error and fp32_error > 1e-3, (fp32_error, nf4_error)
 
 
+def test_config_records_data_inside_the_repository_by_relative_path(tmp_path):
+    """The shipped model's config.json must not hold the folder someone's checkout happened to be in."""
+    from compat.training.data import shown_path
+
+    assert shown_path(REPO_ROOT / "data" / "train.jsonl") == "data/train.jsonl"
+    outside = tmp_path / "train.jsonl"
+    assert shown_path(outside) == str(outside.resolve()) and shown_path(None) is None
+
+
 def test_hard_triplets_pair_a_statement_with_a_compatible_and_a_same_topic_incompatible_one():
     from compat.generator.generate import generate
     from compat.training.data import hard_triplets, to_dataset

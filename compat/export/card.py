@@ -45,8 +45,9 @@ def find_data_metadata(config: dict) -> tuple[dict, str]:
     train = (config.get("data") or {}).get("train") or {}
     data_setting = (config.get("settings") or {}).get("data")
     candidates = []
-    if train.get("path"):
-        candidates.append(Path(train["path"]).parent)
+    if train.get("path"):  # recorded relative to the repository when the data lies inside it
+        recorded = Path(train["path"]).parent
+        candidates.append(recorded if recorded.is_absolute() else REPO_ROOT / recorded)
     if data_setting:
         candidates += [Path(data_setting), REPO_ROOT / data_setting]
     for folder in candidates:

@@ -299,12 +299,25 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def shown_path(path: Path | None) -> str | None:
+    """A data file's path as config.json records it: relative to the repository when inside it (the shipped
+    model's record then holds no one's checkout folder), else absolute."""
+    from compat.paths import REPO_ROOT
+
+    if path is None:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(Path(REPO_ROOT).resolve()))
+    except ValueError:
+        return str(Path(path).resolve())
+
+
 def describe(data: TrainData) -> dict:
     """What config.json records about the data: each file's path, sha256 and pair count."""
     def entry(path: Path | None, pairs: list[dict] | None) -> dict | None:
         if pairs is None:
             return None
-        return {"path": str(path) if path else None, "sha256": file_sha256(path) if path else None,
+        return {"path": shown_path(path), "sha256": file_sha256(path) if path else None,
                 "pairs": len(pairs), "compatible": sum(p["label"] for p in pairs)}
 
     return {
@@ -313,7 +326,7 @@ def describe(data: TrainData) -> dict:
         "test": entry(data.files.test, data.test),
         "extra": {name: entry(path, data.extra[path.stem]) for path in data.files.extra
                   for name in [path.stem]},
-        "groups": {"path": str(data.files.groups) if data.files.groups else None,
+        "groups": {"path": shown_path(data.files.groups),
                    "sha256": file_sha256(data.files.groups) if data.files.groups else None,
                    "groups": len(data.groups), "source": data.groups_source} if data.groups else None,
     }
