@@ -70,12 +70,13 @@ def load_saved(run_dir: Path, kind: str, instruction: str | None, base: str | No
                        calibration=None)
 
 
-def measure(model, base, data: TrainData) -> tuple[dict, list]:
-    """(metrics of fine-tuned and base on validation, test and extra sets; validation similarities)."""
+def measure(model, base, data: TrainData, base_validation: dict) -> tuple[dict, list]:
+    """(metrics of fine-tuned and base on validation, test and extra sets; validation similarities), with the
+    base's validation metrics as already measured (`base_validation`)."""
     from compat.evaluation.evaluate import evaluate_pairs, run_evaluation
 
     val = run_evaluation(model, data.validation)
-    metrics = {"validation": {"fine_tuned": val.metrics, "base": evaluate_pairs(base, data.validation)}}
+    metrics = {"validation": {"fine_tuned": val.metrics, "base": base_validation}}
     sets = {"test": data.test} if data.test else {}
     sets.update(data.extra)
     for name, pairs in sets.items():
@@ -84,11 +85,11 @@ def measure(model, base, data: TrainData) -> tuple[dict, list]:
     return metrics, val.similarities
 
 
-def fit_stance_gain(model, base, data: TrainData) -> tuple:
+def fit_stance_gain(model, data: TrainData, base_validation: dict) -> tuple:
     """(the StanceGain chosen on validation or None, every candidate's validation figures): compat.stance_gain,
-    its direction fitted on the training pairs' statements as this run's model embeds them."""
+    its direction fitted on the training pairs' statements as this run's model embeds them; the base model's
+    validation recall@5 from `base_validation` (its validation metrics)."""
     from compat.evaluation.embeddings import distinct_statements
-    from compat.evaluation.evaluate import evaluate_pairs
     from compat.stance_gain import choose_stance_gain
 
     train_statements = distinct_statements(data.train)[0][:MAX_GAIN_STATEMENTS]
@@ -96,8 +97,7 @@ def fit_stance_gain(model, base, data: TrainData) -> tuple:
     # model.embed, not the embedding cache: the cache knows this run by its files, which the gain leaves as
     # they are, so embeddings cached now would be served to the gained model measured next
     return choose_stance_gain(model.embed(train_statements), model.embed(statements), i1, i2,
-                              [p["label"] for p in data.validation],
-                              evaluate_pairs(base, data.validation)["recall_at_5"])
+                              [p["label"] for p in data.validation], base_validation["recall_at_5"])
 
 
 MAX_GAIN_STATEMENTS = 4000  # a principal direction is settled long before; embedding more only costs time
@@ -132,6 +132,7 @@ def model_info(cfg: TrainConfig, built, calibration: dict, status: str, steps: i
 def finalize(cfg: TrainConfig, data: TrainData, built, run_dir: Path, status: str, steps: int,
              train_loss: float) -> tuple[dict, dict]:
     """Save weights, write metrics.json; returns (metrics, the compat_model.json record to write last)."""
+    from compat.evaluation.evaluate import evaluate_pairs
     from compat.evaluation.metrics import finite_or_none
     from compat.models import load_model
     from compat.training.calibration import fit_calibration
@@ -141,12 +142,13 @@ def finalize(cfg: TrainConfig, data: TrainData, built, run_dir: Path, status: st
     save_weights(built, run_dir, base)
     model = load_saved(run_dir, built.kind, cfg.instruction, base, built.quant)
     base_model = load_model(base or "base")
-    stance_gain, candidates = fit_stance_gain(model, base_model, data) if cfg.stance_gain else (None, [])
+    base_validation = evaluate_pairs(base_model, data.validation)  # the gain's recall floor, then metrics.json
+    stance_gain, candidates = fit_stance_gain(model, data, base_validation) if cfg.stance_gain else (None, [])
     if stance_gain:
         from compat.stance_gain import append_to_encoder
 
         append_to_encoder(model.encoder, stance_gain)
-    metrics, val_sims = measure(model, base_model, data)
+    metrics, val_sims = measure(model, base_model, data, base_validation)
     calibration = fit_calibration(val_sims, [p["label"] for p in data.validation])
     metrics = finite_or_none(metrics)
     record = {"status": status, "steps": steps, "train_loss": train_loss, "calibration": calibration,
