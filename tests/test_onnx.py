@@ -39,23 +39,25 @@ def test_the_folder_is_served_from_int8_and_each_file_loads(onnx_export):
     assert (onnx_export / "model.safetensors").exists()  # plain SentenceTransformer(DIR) still works
 
 
-def test_int8_keeps_the_feed_forward_projections_in_fp32(onnx_export):
+def test_int8_stores_every_weight_in_8_bits_and_keeps_activations_fp32(onnx_export):
     import onnx
+    from onnx import numpy_helper
 
-    from compat.export.onnx_export import down_projections, feed_forward_projections
-
-    fp32 = onnx.load(str(onnx_export / "onnx" / "model.onnx"))
-    int8 = onnx.load(str(onnx_export / "onnx" / "model_qint8.onnx"))
-    assert len(down_projections(fp32)) == 6  # MiniLM: one per layer, 1536 -> 384
-    feed_forward = feed_forward_projections(fp32)
-    assert len(feed_forward) == 12 and set(down_projections(fp32)) < set(feed_forward)  # and the 6 up
-    assert sorted(feed_forward_projections(int8)) == sorted(feed_forward)  # still fp32 MatMuls
-    assert sum(node.op_type == "MatMulInteger" for node in int8.graph.node) >= 6 * 4  # attention's are int8
+    fp32_file, int8_file = onnx_export / "onnx" / "model.onnx", onnx_export / "onnx" / "model_qint8.onnx"
+    int8 = onnx.load(str(int8_file))
+    constants = {init.name: numpy_helper.to_array(init) for init in int8.graph.initializer}
+    ops = [node.op_type for node in int8.graph.node]
+    assert ops.count("MatMulNBits") == 6 * 6  # MiniLM: query, key, value, output, up and down in each of 6 layers
+    assert not [n.name for n in int8.graph.node if n.op_type == "MatMul" and any(i in constants for i in n.input)]
+    assert "MatMulInteger" not in ops and "DynamicQuantizeLinear" not in ops  # no activation is quantized
+    tables = [a for name, a in constants.items() if name.endswith("_int8")]
+    assert [(t.dtype, t.shape) for t in tables] == [(np.int8, (30522, 384))]  # the word embeddings, a scale per row
+    assert int8_file.stat().st_size < 0.3 * fp32_file.stat().st_size
 
 
 def test_onnx_fp32_matches_torch_and_int8_is_close(onnx_export):
     from compat.models import load_model
-    from compat.scoring import score
+    from compat.scoring import EXAMPLE_PAIRS, score
 
     torch_model = load_model("default")
     fp32 = load_model(str(onnx_export / "onnx" / "model.onnx"))
@@ -69,6 +71,8 @@ def test_onnx_fp32_matches_torch_and_int8_is_close(onnx_export):
     assert got_fp32.probability == pytest.approx(want.probability, abs=1e-5)
     assert got_int8.cosine == pytest.approx(want.cosine, abs=0.01)
     assert got_int8.probability == pytest.approx(want.probability, abs=0.01)
+    for first, second, *_ in EXAMPLE_PAIRS:  # the Score tab's examples, as a user first sees them
+        assert score(first, second, int8).cosine == pytest.approx(score(first, second, torch_model).cosine, abs=0.01)
 
 
 def test_score_evaluate_and_match_take_the_export_without_torch(onnx_export, tmp_path):

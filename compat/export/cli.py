@@ -12,7 +12,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="folder to write; must not exist or be empty, unless --force")
     p.add_argument("--format", default="torch", choices=("torch", "onnx", "onnx-int8"),
                    help="torch: the sentence-transformers folder only; onnx adds onnx/model.onnx; onnx-int8 "
-                        "also onnx/model_qint8.onnx (dynamic int8), which compat then serves the folder from")
+                        "also onnx/model_qint8.onnx (8-bit weights), which compat then serves the folder from")
     p.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
 
 

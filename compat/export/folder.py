@@ -116,7 +116,7 @@ def export_model(model: str, out: str | os.PathLike, *, force: bool = False, fmt
     """Write `model` (base, default, a run id or a folder) as a standalone folder at `out`; returns it.
 
     fmt "torch" writes the merged full-precision sentence-transformers folder; "onnx" adds
-    onnx/model.onnx and "onnx-int8" also onnx/model_qint8.onnx (dynamic int8), the one compat then
+    onnx/model.onnx and "onnx-int8" also onnx/model_qint8.onnx (8-bit weights), the one compat then
     serves the folder from. Raises ExportError or compat.models.ModelNotFound with the reason.
     """
     from compat.export.card import write_card

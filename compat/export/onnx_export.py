@@ -1,17 +1,18 @@
-"""ONNX export of a merged sentence-transformers model, and its int8 dynamically quantized variant.
+"""ONNX export of a merged sentence-transformers model, and its 8-bit (weight-only) variant.
 
 The graph is the transformer alone (input_ids, attention_mask[, token_type_ids] -> last_hidden_state,
 batch and sequence dynamic), the layout sentence-transformers' own ONNX backend reads from
 onnx/model.onnx; pooling and normalisation stay outside (compat.export.onnx_runtime does them as the
 folder's 1_Pooling/config.json says). Exported with torch.onnx.export's dynamo exporter (onnxscript),
-quantized with onnxruntime.quantization.quantize_dynamic: int8 weights per output channel (7-bit range),
-activations quantized per batch at run time, except the feed-forward down projections, which stay fp32.
-No optimum: it would pin a transformers other than ours.
+quantized weight-only (quantize_int8): 8-bit MatMul weights in blocks of 32 and an int8 word-embedding table,
+activations in fp32. No optimum: it would pin a transformers other than ours.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from compat.export.folder import ONNX_FILE, ONNX_INT8_FILE, ExportError
 
@@ -73,43 +74,59 @@ def export_fp32(encoder, file: Path) -> Path:
     return file
 
 
-def quantize_int8(fp32_file: Path, int8_file: Path, keep_fp32: list[str] | None = None) -> Path:
-    """Dynamic int8 quantization of an ONNX file (weights int8 per channel, activations at run time),
-    the MatMuls named in `keep_fp32` left in fp32 (default: the feed-forward blocks' MatMuls,
-    feed_forward_projections)."""
+def quantize_int8(fp32_file: Path, int8_file: Path) -> Path:
+    """Weight-only 8-bit quantization of an ONNX file: every MatMul with a constant weight becomes onnxruntime's
+    MatMulNBits (8-bit symmetric, a scale per block of BLOCK_SIZE weights), and the word-embedding table is
+    stored as int8 with a scale per row (quantize_embedding_rows). Activations stay fp32.
+
+    Why not onnxruntime's dynamic int8 (shipped until 2026-12-06): it also quantizes every activation to 8 bits
+    with one scale per batch, and a model with a stance gain is centred before its cosines, which magnifies
+    that error; even with all feed-forward MatMuls left in fp32 (43 MiB) it moved the Score examples' cosines by
+    up to 0.017 on the shipped model and 0.025 on a gain-4 one. Weight-only: at most 0.004 and 0.005, in 24 MiB
+    (BENCHMARKS.md, bench/probe_int8.py)."""
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    if keep_fp32 is None:
-        keep_fp32 = feed_forward_projections(onnx.load(str(fp32_file)))
-
-    # reduce_range: 7-bit weights. Without VNNI (AVX2 only) onnxruntime's u8 x s8 kernel sums pairs of
-    # products into int16 and can saturate; measured on the shipped model (AVX2 machine), full 8-bit
-    # range lost 0.006 test ROC-AUC, reduce_range gained 0.0004 (natural pairs -0.0007).
-    quantize_dynamic(str(fp32_file), str(int8_file), weight_type=QuantType.QInt8, per_channel=True,
-                     reduce_range=True, nodes_to_exclude=keep_fp32)
+    quantizer = MatMulNBitsQuantizer(onnx.load(str(fp32_file)), bits=8, block_size=BLOCK_SIZE, is_symmetric=True)
+    quantizer.process()
+    onnx.save(quantize_embedding_rows(quantizer.model.model), str(int8_file))
     return int8_file
 
 
-def down_projections(model) -> list[str]:
-    """The MatMuls that take a feed-forward block back down (a constant weight with more rows than
-    columns: 1536 x 384 in MiniLM). Their input is the GELU output, whose outliers one per-batch int8 scale
-    handles worst: quantized, they cost the 2026-12 shipped model 0.004-0.011 test ROC-AUC and moved a pair's
-    cosine by up to 0.02; left in fp32, the int8 file loses nothing measurable (BENCHMARKS.md)."""
-    shapes = {init.name: tuple(init.dims) for init in model.graph.initializer}
-    return [node.name for node in model.graph.node if node.op_type == "MatMul"
-            and any(len(shapes.get(i, ())) == 2 and shapes[i][0] > shapes[i][1] for i in node.input)]
+BLOCK_SIZE = 32  # weights per scale: with 128, a gain-4 model's test cosines moved 0.0065 on average, with 32 0.0047
 
 
-def feed_forward_projections(model) -> list[str]:
-    """The MatMuls of the feed-forward blocks, up (384 -> 1536 in MiniLM) and down: every MatMul whose
-    constant weight is not square (attention's are). A model with a stance gain (compat.stance_gain) is
-    centred before its cosines, which magnifies int8's error: with the down projections alone in fp32 the
-    2026-12-06 shipped model's smoker pair moved by 0.050 in cosine and 0.025 in probability; with the up
-    projections too, by 0.006 and 0.003 (a 43 MiB file instead of 33 MiB)."""
-    shapes = {init.name: tuple(init.dims) for init in model.graph.initializer}
-    return [node.name for node in model.graph.node if node.op_type == "MatMul"
-            and any(len(shapes.get(i, ())) == 2 and shapes[i][0] != shapes[i][1] for i in node.input)]
+def quantize_embedding_rows(model, min_rows: int = 1024):
+    """`model` (an onnx ModelProto) with each large embedding table (a constant [rows >= min_rows, dim] that a
+    Gather reads: MiniLM's 30,522 word embeddings, half its weights) stored as int8 with one fp32 scale per row,
+    dequantized after the lookup (Gather the int8 rows and their scales, Cast, Mul): a row's largest value sets
+    its scale, so no value moves by more than 1/254 of it. onnxruntime's dynamic quantization of the same Gather
+    moved the shipped model's test cosines by 0.0053 on average, this by 0.0013. In place; returned."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    constants = {init.name: init for init in model.graph.initializer}
+    for position, node in reversed(list(enumerate(model.graph.node))):
+        table = constants.get(node.input[0]) if node.op_type == "Gather" else None
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+        if table is None or len(table.dims) != 2 or table.dims[0] < min_rows or axis != 0:
+            continue
+        weights = numpy_helper.to_array(table)
+        scale = np.abs(weights).max(axis=1, keepdims=True) / 127.0
+        scale[scale == 0] = 1.0
+        rows = np.clip(np.round(weights / scale), -127, 127).astype(np.int8)
+        name, ids, out = table.name, node.input[1], node.output[0]
+        model.graph.initializer.remove(table)
+        model.graph.initializer.extend([numpy_helper.from_array(rows, f"{name}_int8"),
+                                        numpy_helper.from_array(scale.astype(np.float32), f"{name}_row_scale")])
+        del model.graph.node[position]
+        for offset, new in enumerate([
+                helper.make_node("Gather", [f"{name}_int8", ids], [f"{out}_int8"], name=f"{node.name}_int8"),
+                helper.make_node("Gather", [f"{name}_row_scale", ids], [f"{out}_scale"], name=f"{node.name}_scale"),
+                helper.make_node("Cast", [f"{out}_int8"], [f"{out}_fp32"], name=f"{node.name}_cast",
+                                 to=TensorProto.FLOAT),
+                helper.make_node("Mul", [f"{out}_fp32", f"{out}_scale"], [out], name=f"{node.name}_dequantize")]):
+            model.graph.node.insert(position + offset, new)
+    return model
 
 
 def export_onnx(encoder, folder: Path, int8: bool = False) -> list[Path]:
