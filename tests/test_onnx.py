@@ -55,6 +55,21 @@ def test_int8_stores_every_weight_in_8_bits_and_keeps_activations_fp32(onnx_expo
     assert int8_file.stat().st_size < 0.3 * fp32_file.stat().st_size
 
 
+def test_quantizing_leaves_logging_as_it_was_and_says_nothing(onnx_export, tmp_path):
+    program = f"""
+import logging
+from pathlib import Path
+from compat.export.onnx_export import quantize_int8
+quantize_int8(Path({str(onnx_export / "onnx" / "model.onnx")!r}), Path({str(tmp_path / "q.onnx")!r}))
+print(len(logging.getLogger().handlers), logging.getLogger().level)
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO_ROOT,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["0", "30"]  # no handler added to the root logger, still at WARNING
+    assert "[INFO]" not in done.stderr  # onnxruntime's quantizer logs a line per node unless quieted
+
+
 def test_onnx_fp32_matches_torch_and_int8_is_close(onnx_export):
     from compat.models import load_model
     from compat.scoring import EXAMPLE_PAIRS, score

@@ -85,12 +85,28 @@ def quantize_int8(fp32_file: Path, int8_file: Path) -> Path:
     up to 0.017 on the shipped model and 0.025 on a gain-4 one. Weight-only: at most 0.004 and 0.005, in 24 MiB
     (BENCHMARKS.md, bench/probe_int8.py)."""
     import onnx
-    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    quantizer = MatMulNBitsQuantizer(onnx.load(str(fp32_file)), bits=8, block_size=BLOCK_SIZE, is_symmetric=True)
+    quantizer = _matmul_nbits_quantizer()(onnx.load(str(fp32_file)), bits=8, block_size=BLOCK_SIZE, is_symmetric=True)
     quantizer.process()
     onnx.save(quantize_embedding_rows(quantizer.model.model), str(int8_file))
     return int8_file
+
+
+def _matmul_nbits_quantizer():
+    """onnxruntime's MatMulNBitsQuantizer class, imported without its side effects: the module calls
+    logging.basicConfig(level=INFO) on import, which would print every library's INFO lines for the rest of the
+    process (the app's included), and logs a line per node it meets."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer, logger
+
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+    logger.setLevel(logging.WARNING)
+    return MatMulNBitsQuantizer
 
 
 BLOCK_SIZE = 32  # weights per scale: with 128, a gain-4 model's test cosines moved 0.0065 on average, with 32 0.0047
