@@ -82,7 +82,7 @@ def quantize_int8(fp32_file: Path, int8_file: Path) -> Path:
     Why not onnxruntime's dynamic int8 (shipped until 2026-12-06): it also quantizes every activation to 8 bits
     with one scale per batch, and a model with a stance gain is centred before its cosines, which magnifies
     that error; even with all feed-forward MatMuls left in fp32 (43 MiB) it moved the Score examples' cosines by
-    up to 0.017 on the shipped model and 0.025 on a gain-4 one. Weight-only: at most 0.004 and 0.005, in 24 MiB
+    up to 0.016 on the shipped model and 0.025 on a gain-4 one. Weight-only: at most 0.004 and 0.005, in 24 MiB
     (BENCHMARKS.md, bench/probe_int8.py)."""
     import onnx
 
