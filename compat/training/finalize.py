@@ -132,28 +132,36 @@ def model_info(cfg: TrainConfig, built, calibration: dict, status: str, steps: i
 def finalize(cfg: TrainConfig, data: TrainData, built, run_dir: Path, status: str, steps: int,
              train_loss: float) -> tuple[dict, dict]:
     """Save weights, write metrics.json; returns (metrics, the compat_model.json record to write last)."""
-    from compat.evaluation.evaluate import evaluate_pairs
-    from compat.evaluation.metrics import finite_or_none
-    from compat.models import load_model
-    from compat.training.calibration import fit_calibration
     from compat.training.run import base_path
 
     base = base_path(cfg)
     save_weights(built, run_dir, base)
     model = load_saved(run_dir, built.kind, cfg.instruction, base, built.quant)
+    metrics, calibration, stance_gain, candidates = gain_and_measure(model, data, base, cfg.stance_gain)
+    record = {"status": status, "steps": steps, "train_loss": train_loss, "calibration": calibration,
+              "validation_source": data.validation_source,
+              "stance_gain": {"chosen": stance_gain.gain if stance_gain else None, "candidates": candidates},
+              **metrics}
+    atomic_write(run_dir / "metrics.json", json.dumps(record, indent=1) + "\n")
+    return record, model_info(cfg, built, calibration, status, steps, metrics, stance_gain)
+
+
+def gain_and_measure(model, data: TrainData, base: str | None, use_gain: bool) -> tuple[dict, dict, object, list]:
+    """(metrics, calibration, the StanceGain taken or None, every gain candidate's validation figures) of a
+    saved model: the gain chosen on validation and appended to `model`, then the model measured as served
+    beside the base (`base`: a --base folder, None for the shipped MiniLM) and calibrated on validation."""
+    from compat.evaluation.evaluate import evaluate_pairs
+    from compat.evaluation.metrics import finite_or_none
+    from compat.models import load_model
+    from compat.training.calibration import fit_calibration
+
     base_model = load_model(base or "base")
     base_validation = evaluate_pairs(base_model, data.validation)  # the gain's recall floor, then metrics.json
-    stance_gain, candidates = fit_stance_gain(model, data, base_validation) if cfg.stance_gain else (None, [])
+    stance_gain, candidates = fit_stance_gain(model, data, base_validation) if use_gain else (None, [])
     if stance_gain:
         from compat.stance_gain import append_to_encoder
 
         append_to_encoder(model.encoder, stance_gain)
     metrics, val_sims = measure(model, base_model, data, base_validation)
     calibration = fit_calibration(val_sims, [p["label"] for p in data.validation])
-    metrics = finite_or_none(metrics)
-    record = {"status": status, "steps": steps, "train_loss": train_loss, "calibration": calibration,
-              "validation_source": data.validation_source,
-              "stance_gain": {"chosen": stance_gain.gain if stance_gain else None,
-                              "candidates": finite_or_none(candidates)}, **metrics}
-    atomic_write(run_dir / "metrics.json", json.dumps(record, indent=1) + "\n")
-    return record, model_info(cfg, built, calibration, status, steps, metrics, stance_gain)
+    return finite_or_none(metrics), calibration, stance_gain, finite_or_none(candidates)
