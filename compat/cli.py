@@ -15,6 +15,7 @@ from pathlib import Path
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("compat.generator.cli", "write a synthetic data set (train/validation/test)"),
     "train": ("compat.training.cli", "one training run"),
+    "soup": ("compat.training.cli", "one model from the averaged weights of several finished runs"),
     "evaluate": ("compat.evaluation.cli", "metrics of one model on one pair file"),
     "score": ("compat.score_cli", "one compatibility score"),
     "import": ("compat.store.cli", "add a pair file to the label store"),

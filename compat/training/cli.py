@@ -6,6 +6,7 @@ Works the same under `torchrun --nproc_per_node=N -m compat train ...` (rank 0 w
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from compat.cli import CommandFailed
 from compat.training.config import COMPUTE_DTYPES, LOSSES, PRESETS, QUANTS, ConfigError, TrainConfig, parse_instruction
@@ -107,3 +108,26 @@ def print_summary(result) -> None:
 
 
 RESERVED = {"status", "steps", "train_loss", "calibration", "validation_source", "stance_gain", "validation", "test"}
+
+
+def add_soup_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR",
+                   help="finished runs of one recipe and data set (typically seeds), at least two")
+    p.add_argument("--out", required=True, metavar="DIR", help="the averaged model's folder")
+    p.add_argument("--no-stance-gain", action="store_true", help="ship the averaged embeddings without a stance gain")
+    p.add_argument("--force", action="store_true", help="replace a model already in --out")
+
+
+def run_soup(args: argparse.Namespace) -> int:
+    """`python -m compat soup`: compat.training.soup.make_soup, then the same summary lines as a run."""
+    from compat.training.data import DataError
+    from compat.training.run import RunResult
+    from compat.training.soup import SoupError, make_soup
+
+    try:
+        record = make_soup(args.runs, args.out, force=args.force, stance_gain=not args.no_stance_gain)
+    except (SoupError, DataError) as exc:
+        raise CommandFailed(str(exc)) from exc
+    print(f"averaged {len(args.runs)} runs (seeds {', '.join(str(i['seed']) for i in record['soup'])})")
+    print_summary(RunResult("finished", Path(args.out).resolve(), record, steps=record["steps"]))
+    return 0
