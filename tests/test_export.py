@@ -136,8 +136,12 @@ def test_card_lists_the_runs_figures(exported):
     assert config["data"]["train"]["sha256"][:16] in card
     assert "generator 2" in card and "seed 0" in card  # from data/metadata.json, matched by the train file's hash
     assert "Limits" in card and "Intended use" in card
-    gain = json.loads((DEFAULT_MODEL_DIR / "compat_model.json").read_text())["stance_gain"]  # compat.stance_gain
+    info = json.loads((DEFAULT_MODEL_DIR / "compat_model.json").read_text())
+    gain = info["stance_gain"]  # compat.stance_gain
     assert (f"stance gain of {gain['gain']:g}" in card) if gain else "stance gain" not in card
+    seeds = info["training"].get("soup")  # a soup (compat soup) names the runs it averages
+    assert (f"the mean of {len(seeds)} runs of this recipe, seeds {', '.join(map(str, seeds))}" in card) if seeds \
+        else "weights averaged" not in card
 
 
 def test_refuses_a_non_empty_folder_and_names_it(tmp_path):

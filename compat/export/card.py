@@ -149,12 +149,19 @@ def _recipe_section(config: dict, info: dict) -> list[str]:
             ("learning rate", resolved.get("learning_rate")), ("batch", settings.get("batch")),
             ("steps", f"{training.get('steps')} of {resolved.get('max_steps')} ({training.get('status')})"),
             ("epochs", settings.get("epochs")), ("seed", training.get("seed", settings.get("seed"))),
+            ("weights averaged (`compat soup`)", _soup_text(training.get("soup"))),
             ("instruction", info.get("instruction") or "none"),
             ("command", "`python -m compat " + " ".join(str(a) for a in (config.get("command") or [])[1:]) + "`"),
             ("versions", ", ".join(f"{k} {v}" for k, v in (config.get("versions") or {}).items()))]
     lines = ["## Training recipe", "", "| setting | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows if v not in (None, "", "None")]
     return lines + [""]
+
+
+def _soup_text(seeds: list | None) -> str | None:
+    if not seeds:
+        return None
+    return f"the mean of {len(seeds)} runs of this recipe, seeds {', '.join(map(str, seeds))}"
 
 
 def _quality_section(metrics: dict) -> list[str]:
