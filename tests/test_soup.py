@@ -95,7 +95,7 @@ def test_soup_refuses_what_it_cannot_average_and_names_it(two_seeds, tmp_path, c
         f"{other_loss} differs from {a} in its loss: 'cosent' against 'cosent+supcon'": [a, other_loss],
         f"{stopped / 'compat_model.json'}: training status is 'stopped'": [a, stopped],
         f"{tmp_path}: no readable compat_model.json": [a, tmp_path],
-        "its validation pairs are a split of train set, different for each seed": [
+        "its validation pairs were not a file of their own ('split of train'): split off the training data": [
             split, edited_copy(split, tmp_path, "split2", "config.json", lambda r: None)],
     }
     for message, runs in refused.items():

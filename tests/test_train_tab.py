@@ -140,6 +140,37 @@ def test_finished_runs_show_their_metrics_and_settings(compat_home):
     assert "no-such-run" in headline  # an unknown run is reported, not a traceback every second
 
 
+@pytest.mark.slow
+def test_the_selected_runs_average_into_a_new_run(compat_home):
+    """"Average into one model (soup)": two finished runs of one recipe (the shipped model, copied in twice)
+    become a new run, started by the runner like a training run and usable once finished."""
+    import shutil
+
+    from compat.paths import DEFAULT_MODEL_DIR, runs_dir
+    from compat.training.runner import default_runner
+    from compat.ui.train_tab import soup_runs
+
+    if not (DEFAULT_MODEL_DIR / "metrics.json").exists():
+        pytest.skip("no shipped default model (run `make model`)")
+    a, b, other = "20260101-000000-aaaa", "20260101-000000-bbbb", "20260101-000000-cccc"
+    for run in (a, b, other):
+        shutil.copytree(DEFAULT_MODEL_DIR, runs_dir() / run)
+    info = json.loads((runs_dir() / other / "compat_model.json").read_text())
+    info["training"]["loss"] = "cosent"
+    (runs_dir() / other / "compat_model.json").write_text(json.dumps(info))
+
+    assert soup_runs([a])[0].startswith("Select at least two finished runs")
+    message, _ = soup_runs([a, other])
+    assert message.startswith("Not averaged: ") and "in its loss: 'cosent' against 'cosent+supcon'" in message
+    message, new = soup_runs([a, b])
+    assert new in message and new not in (a, b)
+    final = _wait(lambda: default_runner().info(new), lambda r: r.status not in ("starting", "running"), 600)
+    assert final.status == "finished" and final.usable, (final.status, final.error)
+    training = json.loads((final.path / "compat_model.json").read_text())["training"]
+    seed = info["training"]["seed"] if info["training"]["seed"] is not None else info["training"]["soup"]
+    assert training["soup"] == [seed, seed] and training["lora_r"] == 2 * info["training"]["lora_r"]
+
+
 def test_the_terminal_command_is_shown_on_page_load(compat_home):
     """Issue 14: "The same run from a terminal" holds the command before any setting changes, and it is the
     command for the controls' first values."""

@@ -1,4 +1,4 @@
-"""The runner owns training processes: it starts `python -m compat train` as a child, one at a time,
+"""The runner owns training processes: it starts `python -m compat train` (or `soup`) as a child, one at a time,
 and everything else (progress, status, metrics) is read back from the run directory the child writes.
 Because state lives on disk, a page reload, a second browser tab or a restarted app sees the same job.
 
@@ -131,6 +131,19 @@ class TrainingRunner:
 
         `prepare(run_dir)` may write inputs (a label snapshot) and return extra arguments.
         """
+        return self._launch(lambda path: ["train", *train_args, *(prepare(path) if prepare else [])])
+
+    def soup(self, run_ids: list[str]) -> str:
+        """Start `python -m compat soup <the runs' folders> --out <new run dir>` (compat.training.soup) as a job
+        like a training run; SoupError at once, before anything starts, for runs it cannot average."""
+        from compat.training.soup import check_ingredients, read_ingredient
+
+        paths = [self.run_dir(run_id) for run_id in run_ids]
+        check_ingredients([read_ingredient(path) for path in paths])
+        return self._launch(lambda path: ["soup", *map(str, paths)])
+
+    def _launch(self, arguments) -> str:
+        """Start `python -m compat <arguments(run dir)> --out <new run dir>` unless a job runs; its run id."""
         with self._lock:
             busy = self.active()
             if busy:
@@ -138,8 +151,7 @@ class TrainingRunner:
             run_id = new_run_id()
             path = self.run_dir(run_id)
             path.mkdir(parents=True)
-            args = list(train_args) + (list(prepare(path)) if prepare else [])
-            command = [sys.executable, "-m", "compat", "train", *args, "--out", str(path)]
+            command = [sys.executable, "-m", "compat", *arguments(path), "--out", str(path)]
             env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
             pid = self._spawner.spawn(command, env, path / "train.log")
             atomic_write(path / "runner.json", json.dumps({"pid": pid, "started": time.time(),

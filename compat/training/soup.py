@@ -95,9 +95,10 @@ def check_ingredients(runs: list[Ingredient]) -> None:
                                 f"{value(run)!r} against {value(first)!r}")
     source = first.field(("config", "data", "validation", "source"))
     if source != "file":
-        raise SoupError(f"{first.path}: its validation pairs are a {source or 'unknown'} set, different for each "
-                        "seed, so one run's validation is another's training data; train with a validation "
-                        "file (--validation, or validation.jsonl in --data)")
+        raise SoupError(f"{first.path}: its validation pairs were not a file of their own ({source!r}): split off "
+                        "the training data, they differ from seed to seed, so one run's validation pairs are "
+                        "another's training pairs; train with a validation file (--validation, or "
+                        "validation.jsonl in --data)")
 
 
 def extra_data(run: Ingredient) -> dict:
@@ -110,6 +111,12 @@ def stance_groups(run: Ingredient):
     with it), only that they were generated and how many."""
     groups = run.field(("config", "data", "groups")) or {}
     return groups.get("sha256") if groups.get("source") == "file" else (groups.get("source"), groups.get("groups"))
+
+
+def seeds_of(run: Ingredient):
+    """A run's seed; for a run that is itself a soup, the list of its runs' seeds."""
+    training = run.info.get("training") or {}
+    return training.get("seed") if training.get("seed") is not None else training.get("soup")
 
 
 def recorded_data(run: Ingredient) -> DataFiles:
@@ -208,7 +215,8 @@ def make_soup(run_dirs: list[str | Path], out: str | Path, force: bool = False, 
     started = time.time()
     write_status(folder, "running", started)
     try:
-        record = _cook(runs, data, folder, run_dirs, stance_gain)
+        command = ["compat", "soup", *map(str, run_dirs), "--out", str(out)]  # as given: no one's checkout path
+        record = _cook(runs, data, folder, command, stance_gain)
     except BaseException as exc:
         write_status(folder, "failed", started, f"{type(exc).__name__}: {exc}")
         raise
@@ -217,7 +225,7 @@ def make_soup(run_dirs: list[str | Path], out: str | Path, force: bool = False, 
     return record
 
 
-def _cook(runs: list[Ingredient], data, folder: Path, run_dirs: list, stance_gain: bool) -> dict:
+def _cook(runs: list[Ingredient], data, folder: Path, command: list[str], stance_gain: bool) -> dict:
     """Weights, then measurement, config.json and metrics.json; the compat_model.json record is returned
     under "model record" for make_soup to write last."""
     from compat.training.data import shown_path
@@ -228,15 +236,14 @@ def _cook(runs: list[Ingredient], data, folder: Path, run_dirs: list, stance_gai
     model = load_saved(folder, info["training"]["kind"], info.get("instruction"), info.get("base_path"),
                        info["training"]["quant"])
     metrics, calibration, gain, candidates = gain_and_measure(model, data, info.get("base_path"), stance_gain)
-    ingredients = [{"run": shown_path(r.path), "seed": r.info["training"].get("seed"),
-                    "metrics": r.info.get("metrics")} for r in runs]
+    ingredients = [{"run": shown_path(r.path), "seed": seeds_of(r), "metrics": r.info.get("metrics")} for r in runs]
     record = {"status": "finished", "steps": info["training"]["steps"], "train_loss": None,
               "calibration": calibration, "validation_source": data.validation_source,
               "stance_gain": {"chosen": gain.gain if gain else None, "candidates": candidates},
               "soup": ingredients, **metrics}
     config = {**runs[0].config, "run_id": folder.name, "soup": ingredients, "seed": None,
               "settings": {**(runs[0].config.get("settings") or {}), "seed": None, "out": shown_path(folder)},
-              "command": ["compat", "soup", *map(str, run_dirs), "--out", str(folder)], "created": time.time()}
+              "command": command, "created": time.time()}
     r, alpha, n = info["training"].get("lora_r"), info["training"].get("lora_alpha"), len(runs)
     training = {**info["training"], "seed": None, "soup": [i["seed"] for i in ingredients],
                 "lora_r": r * n if r else r, "lora_alpha": alpha * n if alpha else alpha}

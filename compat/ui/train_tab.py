@@ -278,6 +278,21 @@ def compare(run_ids: list[str]):
     return compare_figure({rid: progress_of(read_events(runner.run_dir(rid))) for rid in run_ids or []})
 
 
+def soup_runs(run_ids: list[str]) -> tuple[str, str]:
+    """(message, the new run's id): the selected runs averaged into a new run (compat.training.soup)."""
+    from compat.training.data import DataError
+    from compat.training.soup import SoupError
+
+    if len(run_ids or []) < 2:
+        return "Select at least two finished runs of one recipe (seeds) to average.", gr.skip()
+    try:
+        new = default_runner().soup(run_ids)
+    except (SoupError, DataError, RunnerBusy, ValueError) as exc:
+        return f"Not averaged: {exc}", gr.skip()
+    return (f"Averaging {len(run_ids)} runs into run {new} (shown above): its stance gain, metrics and "
+            "calibration follow in about a minute."), new
+
+
 def delete_run(run_id: str) -> str:
     try:
         default_runner().delete(run_id)
@@ -343,8 +358,9 @@ def build(ctx) -> None:
         table = gr.Dataframe(headers=["run", "status", "started", "data", "preset", "loss", "test AUC",
                                       "test d"], interactive=False, value=runs_table)
         with gr.Row():
-            chosen = gr.Dropdown([], multiselect=True, label="Runs to compare or delete")
+            chosen = gr.Dropdown([], multiselect=True, label="Runs to compare, average or delete")
             compare_btn = gr.Button("Compare loss curves")
+            soup_btn = gr.Button("Average into one model (soup)")
             delete_btn = gr.Button("Delete selected")
         compare_plot = gr.Plot()
 
@@ -371,6 +387,8 @@ def build(ctx) -> None:
         return rows, gr.update(choices=[r[0] for r in rows])
 
     compare_btn.click(compare, chosen, compare_plot, api_visibility="private")
+    soup_btn.click(soup_runs, chosen, [message, run_id], api_name="soup_runs").then(
+        refresh_runs, None, [table, chosen], api_visibility="private")
     delete_btn.click(lambda ids: "\n".join(delete_run(i) for i in ids or []), chosen, message,
                      api_visibility="private").then(refresh_runs, None, [table, chosen], api_visibility="private")
     slow_timer = gr.Timer(5.0)
