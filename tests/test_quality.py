@@ -10,8 +10,8 @@ from compat.scoring import EXAMPLE_PAIRS
 # Known misses of the shipped model, each with its measured score; strict, so a model that gets one
 # right makes the suite say so (and the mark must go). README, "Quality, measured", lists every score.
 KNOWN_MISSES = {
-    "girl: Weekends are pajamas and a good novel": "36.0% compatible for a reader and 'rather stay in than go out'",
-    "boy: I'm up at 5am for a run before work": "77.8% compatible for an early riser and a 2am thinker",
+    "girl: Weekends are pajamas and a good novel": "31.2% compatible for a reader and 'rather stay in than go out'",
+    "boy: I'm up at 5am for a run before work": "72.6% compatible for an early riser and a 2am thinker",
 }
 
 
