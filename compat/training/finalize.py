@@ -21,17 +21,20 @@ from compat.training.data import TrainData
 
 
 def save_weights(built, run_dir: Path, base: str | None = None) -> Path:
-    """Write the adapter (LoRA) or the whole model (full) into a temp folder, then rename it into place."""
+    """Write the adapter (LoRA) or the whole model (full) into run_dir/adapter or run_dir/model, atomically."""
     from compat.training.model import save_adapter, save_full
 
-    name = "model" if built.kind == "full" else "adapter"
-    final = run_dir / name
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=run_dir))
+    if built.kind == "full":
+        return write_folder(run_dir / "model", lambda tmp: save_full(built.encoder, tmp))
+    return write_folder(run_dir / "adapter", lambda tmp: save_adapter(built.encoder, tmp, base))
+
+
+def write_folder(final: Path, write) -> Path:
+    """`write(tmp)` fills a temp folder beside `final`, which is then renamed into place: readers see the old
+    folder or the whole new one, never a half-written one."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
-        if built.kind == "full":
-            save_full(built.encoder, tmp)
-        else:
-            save_adapter(built.encoder, tmp, base)
+        write(tmp)
         make_readable(tmp)
         if final.exists():
             shutil.rmtree(final)
@@ -110,8 +113,6 @@ def model_info(cfg: TrainConfig, built, calibration: dict, status: str, steps: i
     from compat.training.model import BASE_MODEL_NAME
     from compat.training.run import base_path
 
-    headline = {name: {k: m["fine_tuned"].get(k) for k in ("auc", "cohen_d", "accuracy")}
-                for name, m in metrics.items()}
     return {
         "format": FORMAT,
         "instruction": cfg.instruction,
@@ -124,9 +125,14 @@ def model_info(cfg: TrainConfig, built, calibration: dict, status: str, steps: i
         "training": {"status": status, "steps": steps, "kind": built.kind, "quant": built.quant,
                      "loss": cfg.loss, "lora_r": None if cfg.full else cfg.lora_r,
                      "lora_alpha": None if cfg.full else cfg.lora_alpha, "seed": cfg.seed},
-        "metrics": headline,
+        "metrics": headline(metrics),
         "created": time.time(),
     }
+
+
+def headline(metrics: dict) -> dict:
+    """compat_model.json's "metrics": the fine-tuned model's AUC, Cohen's d and accuracy on each set."""
+    return {name: {k: m["fine_tuned"].get(k) for k in ("auc", "cohen_d", "accuracy")} for name, m in metrics.items()}
 
 
 def finalize(cfg: TrainConfig, data: TrainData, built, run_dir: Path, status: str, steps: int,

@@ -20,9 +20,7 @@ their validation must come from a file, so that no ingredient trained on pairs t
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,22 +179,13 @@ def average_full(runs: list[Ingredient], folder: Path) -> None:
         save_file(mean, str(folder / weights.name), metadata={"format": "pt"})
 
 
-def write_weights(runs: list[Ingredient], out: Path) -> str:
-    """The averaged weights in out/adapter or out/model, appearing at once; returns that folder's name."""
-    name = "model" if runs[0].info.get("weights") == "model" else "adapter"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
-    try:
-        (average_full if name == "model" else average_adapters)(runs, tmp)
-        from compat.training.finalize import make_readable
+def write_weights(runs: list[Ingredient], out: Path) -> Path:
+    """The averaged weights in out/adapter or out/model, appearing at once."""
+    from compat.training.finalize import write_folder
 
-        make_readable(tmp)
-        if (out / name).exists():
-            shutil.rmtree(out / name)
-        os.replace(tmp, out / name)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return name
+    if runs[0].info.get("weights") == "model":
+        return write_folder(out / "model", lambda tmp: average_full(runs, tmp))
+    return write_folder(out / "adapter", lambda tmp: average_adapters(runs, tmp))
 
 
 def make_soup(run_dirs: list[str | Path], out: str | Path, force: bool = False, stance_gain: bool = True) -> dict:
@@ -229,7 +218,7 @@ def _cook(runs: list[Ingredient], data, folder: Path, command: list[str], stance
     """Weights, then measurement, config.json and metrics.json; the compat_model.json record is returned
     under "model record" for make_soup to write last."""
     from compat.training.data import shown_path
-    from compat.training.finalize import gain_and_measure, load_saved
+    from compat.training.finalize import gain_and_measure, headline, load_saved
 
     write_weights(runs, folder)
     info = runs[0].info
@@ -247,10 +236,8 @@ def _cook(runs: list[Ingredient], data, folder: Path, command: list[str], stance
     r, alpha, n = info["training"].get("lora_r"), info["training"].get("lora_alpha"), len(runs)
     training = {**info["training"], "seed": None, "soup": [i["seed"] for i in ingredients],
                 "lora_r": r * n if r else r, "lora_alpha": alpha * n if alpha else alpha}
-    headline = {name: {k: m["fine_tuned"].get(k) for k in ("auc", "cohen_d", "accuracy")}
-                for name, m in metrics.items()}
     atomic_write(folder / "config.json", json.dumps(config, indent=1) + "\n")
     atomic_write(folder / "metrics.json", json.dumps(record, indent=1) + "\n")
     return {**record, "model record": {**info, "calibration": calibration, "training": training,
-                                       "stance_gain": gain.to_json() if gain else None, "metrics": headline,
+                                       "stance_gain": gain.to_json() if gain else None, "metrics": headline(metrics),
                                        "created": time.time()}}
