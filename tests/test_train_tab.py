@@ -159,16 +159,34 @@ def test_the_selected_runs_average_into_a_new_run(compat_home):
     info["training"]["loss"] = "cosent"
     (runs_dir() / other / "compat_model.json").write_text(json.dumps(info))
 
-    assert soup_runs([a])[0].startswith("Select at least two finished runs")
-    message, _ = soup_runs([a, other])
-    assert message.startswith("Not averaged: ") and "in its loss: 'cosent' against 'cosent+supcon'" in message
-    message, new = soup_runs([a, b])
-    assert new in message and new not in (a, b)
+    assert soup_runs([a]) == {"ok": False, "run_id": None,
+                              "error": "select at least two finished runs of one recipe (seeds) to average",
+                              "message": "Not averaged: select at least two finished runs of one recipe (seeds) "
+                                         "to average."}
+    refused = soup_runs([a, other])
+    assert not refused["ok"] and refused["run_id"] is None
+    assert "in its loss: 'cosent' against 'cosent+supcon'" in refused["error"]
+    assert refused["message"] == f"Not averaged: {refused['error']}"
+    started = soup_runs([a, b])
+    new = started["run_id"]
+    assert started["ok"] and new in started["message"] and new not in (a, b)
     final = _wait(lambda: default_runner().info(new), lambda r: r.status not in ("starting", "running"), 600)
     assert final.status == "finished" and final.usable, (final.status, final.error)
     training = json.loads((final.path / "compat_model.json").read_text())["training"]
     seed = info["training"]["seed"] if info["training"]["seed"] is not None else info["training"]["soup"]
     assert training["soup"] == [seed, seed] and training["lora_r"] == 2 * info["training"]["lora_r"]
+
+
+@pytest.mark.slow
+def test_the_soup_endpoint_answers_a_refusal_through_the_api(app_server):
+    """`soup_runs` is an API endpoint of its own (the tab's run list is no input an API client can fill), and a
+    request it cannot serve comes back as an answer naming why."""
+    from gradio_client import Client
+
+    client = Client(app_server.url, verbose=False)
+    answer = client.predict(["20260101-000000-none", "20260101-000000-nada"], api_name="/soup_runs")
+    assert answer["ok"] is False and answer["run_id"] is None
+    assert "20260101-000000-none: no readable compat_model.json" in answer["error"]
 
 
 def test_the_terminal_command_is_shown_on_page_load(compat_home):

@@ -278,19 +278,26 @@ def compare(run_ids: list[str]):
     return compare_figure({rid: progress_of(read_events(runner.run_dir(rid))) for rid in run_ids or []})
 
 
-def soup_runs(run_ids: list[str]) -> tuple[str, str]:
-    """(message, the new run's id): the selected runs averaged into a new run (compat.training.soup)."""
-    from compat.training.data import DataError
+def soup_runs(run_ids: list[str]) -> dict:
+    """Average two or more finished runs of one recipe into a new run (compat.training.soup), which the runner
+    starts like a training run; {"ok", "error", "run_id" (the new run), "message"}."""
     from compat.training.soup import SoupError
 
     if len(run_ids or []) < 2:
-        return "Select at least two finished runs of one recipe (seeds) to average.", gr.skip()
+        error = "select at least two finished runs of one recipe (seeds) to average"
+        return {"ok": False, "error": error, "run_id": None, "message": f"Not averaged: {error}."}
     try:
-        new = default_runner().soup(run_ids)
-    except (SoupError, DataError, RunnerBusy, ValueError) as exc:
-        return f"Not averaged: {exc}", gr.skip()
-    return (f"Averaging {len(run_ids)} runs into run {new} (shown above): its stance gain, metrics and "
-            "calibration follow in about a minute."), new
+        new = default_runner().soup(list(run_ids))
+    except (SoupError, RunnerBusy, ValueError, OSError) as exc:  # SoupError and DataError are ValueErrors
+        return {"ok": False, "error": str(exc), "run_id": None, "message": f"Not averaged: {exc}"}
+    return {"ok": True, "error": None, "run_id": new,
+            "message": f"Averaging {len(run_ids)} runs into run {new} (shown above): its stance gain, metrics "
+                       "and calibration follow in about a minute."}
+
+
+def _soup_clicked(run_ids: list[str]):
+    answer = soup_runs(run_ids)
+    return answer["message"], answer["run_id"] or gr.skip()
 
 
 def delete_run(run_id: str) -> str:
@@ -387,8 +394,9 @@ def build(ctx) -> None:
         return rows, gr.update(choices=[r[0] for r in rows])
 
     compare_btn.click(compare, chosen, compare_plot, api_visibility="private")
-    soup_btn.click(soup_runs, chosen, [message, run_id], api_name="soup_runs").then(
+    soup_btn.click(_soup_clicked, chosen, [message, run_id], api_visibility="private").then(
         refresh_runs, None, [table, chosen], api_visibility="private")
+    gr.api(soup_runs, api_name="soup_runs")
     delete_btn.click(lambda ids: "\n".join(delete_run(i) for i in ids or []), chosen, message,
                      api_visibility="private").then(refresh_runs, None, [table, chosen], api_visibility="private")
     slow_timer = gr.Timer(5.0)
