@@ -106,6 +106,7 @@ def test_soup_refuses_what_it_cannot_average_and_names_it(two_seeds, tmp_path, c
                   tmp_path / "out")
     with pytest.raises(SoupError, match="is one of the runs averaged"):
         make_soup([a, b], a, force=True)
+    assert (a / "compat_model.json").exists() and (a / "adapter").is_dir()  # refused before --force cleared it
     assert not (tmp_path / "out").exists()  # nothing refused left a folder behind
     assert main(["soup", str(a), "--out", str(tmp_path / "out")]) == 2
     assert "compat soup: a soup needs at least two runs" in capsys.readouterr().err
