@@ -146,8 +146,7 @@ def average_adapters(runs: list[Ingredient], folder: Path) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    configs = [json.loads((r.path / "adapter" / "adapter_config.json").read_text()) for r in runs]
-    config = configs[0]
+    config = json.loads((runs[0].path / "adapter" / "adapter_config.json").read_text())  # same modules: checked below
     if config.get("use_dora") or config.get("use_rslora") or config.get("rank_pattern") or config.get("alpha_pattern"):
         raise SoupError(f"{runs[0].path / 'adapter'}: DoRA, rsLoRA and per-module ranks are not averaged")
     tensors = [load_file(str(r.path / "adapter" / "adapter_model.safetensors")) for r in runs]
