@@ -152,3 +152,38 @@ def test_supcon_is_low_when_sides_and_traits_are_apart_and_ignores_antonym_confl
     assert loss_of(stance_blind, [0, 1], none) > loss_of(stance_blind, [0, 1], none, stance_weight=0.0) + 1
     assert loss_of(topic_blind, [0, 1], none) == pytest.approx(loss_of(topic_blind, [0, 1], none, stance_weight=0.0),
                                                                abs=0.01)
+
+
+def test_a_wording_cap_draws_each_trait_and_stance_from_that_many_wordings(tmp_path):
+    onto = load_ontology()
+    wording = load_wording(onto)
+    groups = stance_groups(600, seed=1, fillers=0.0, wordings=8)
+    uncapped = stance_groups(600, seed=1, fillers=0.0)
+    seen: dict[tuple[str, str], set[str]] = {}
+    for g in groups:
+        pos, neg = side_wordings(wording, g["trait"], "train", "negation")
+        capped_pos, capped_neg = (set().union(*side) for side in sides(wording, g["trait"], "train", cap=8))
+        for name, texts, full, kept in (("pos", g["pos"], pos, capped_pos), ("neg", g["neg"], neg, capped_neg)):
+            exact = {t for t in texts if t in full}  # the rest carry surface noise
+            assert exact <= kept
+            seen.setdefault((g["trait"], name), set()).update(exact)
+    # a side is one stance (pos) or two (neg and dealbreaker), each capped at 8
+    assert max(len(s) for (_, side), s in seen.items() if side == "pos") <= 8
+    assert max(len(s) for s in seen.values()) <= 16
+    assert len({t for g in uncapped for t in g["pos"]}) > 8 * len(onto.traits_in("train"))  # the cap bites
+    with pytest.raises(ValueError, match="wordings 1: a group takes 2 distinct wordings a side"):
+        stance_groups(10, wordings=1)
+
+    import subprocess
+    import sys
+
+    from compat.paths import REPO_ROOT
+
+    run = subprocess.run([sys.executable, "-m", "compat", "generate", "--out", str(tmp_path), "--n", "140",
+                          "--groups", "40", "--wordings", "8"], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    meta = json.loads((tmp_path / "metadata.json").read_text())
+    assert meta["groups"]["wordings"] == 8 and "--wordings 8 --groups 40" in meta["command"]
+    assert meta["wording"] is None  # the pairs stay hand-written: the cap reaches the groups alone
+    assert len((tmp_path / GROUPS_FILE).read_text().splitlines()) == 40

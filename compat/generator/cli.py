@@ -1,5 +1,6 @@
 """`python -m compat generate --out DIR [--n N] [--seed S] [--speakers boy,girl|mixed|none]
-[--compose [--wordings K]] [--groups N [--group-routes negation|contrast|all] [--group-fillers SHARE]]`."""
+[--compose] [--groups N [--group-routes negation|contrast|all] [--group-fillers SHARE]] [--wordings K]`
+(`--wordings` with `--compose` or `--groups`)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="compose statements as stance frame x topic phrase (compat/generator/wording/); "
                              "without it, the ontology's hand-written phrasings alone (the shipped data set)")
     parser.add_argument("--wordings", type=int, default=None,
-                        help="with --compose: at most this many distinct wordings per preference in the train "
-                             "split (the wording curve); validation and test keep every wording")
+                        help="with --compose or --groups: at most this many distinct wordings per preference in "
+                             "the train split's composed pairs and stance groups (the wording curve); validation "
+                             "and test keep every wording")
     parser.add_argument("--groups", type=int, default=0, metavar="N",
                         help="also write N stance groups from the train split's wording to train_groups.jsonl "
                              "(the data of the supcon losses)")
@@ -43,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 30:
         raise CommandFailed(f"--n must be at least 30 (10 pairs for each split); got {args.n}")
-    if args.wordings is not None and (args.wordings < 1 or not args.compose):
-        raise CommandFailed(f"--wordings takes a number of at least 1, with --compose; got {args.wordings}"
-                            + ("" if args.compose else " without --compose"))
+    if args.wordings is not None and (args.wordings < 1 or not (args.compose or args.groups)):
+        raise CommandFailed(f"--wordings takes a number of at least 1, with --compose or --groups; got "
+                            f"{args.wordings}" + ("" if args.compose or args.groups else " without either"))
     if args.groups < 0:
         raise CommandFailed(f"--groups takes a number of groups, 0 or more; got {args.groups}")
     if not 0 <= args.group_fillers <= 1:

@@ -55,8 +55,8 @@ def build_metadata(splits: dict[str, list[dict]], n: int, seed: int, speakers: s
             ),
         },
         "wording": stats.wording_summary(load_wording(onto), wordings) if compose else None,
-        **({"groups": {"file": GROUPS_FILE, "n": groups, "per_side": GROUP_SIDE,
-                                 "routes": group_routes, "fillers": group_fillers}} if groups else {}),
+        **({"groups": {"file": GROUPS_FILE, "n": groups, "per_side": GROUP_SIDE, "routes": group_routes,
+                       "fillers": group_fillers, **({"wordings": wordings} if wordings else {})}} if groups else {}),
         "splits": {s: {**stats.counts(splits[s]), "diversity": stats.diversity(texts[s])} for s in SPLITS},
         "diversity_all": stats.diversity([t for s in SPLITS for t in texts[s]]),
     }
@@ -66,7 +66,8 @@ def write_dataset(out: str | Path, n: int = DEFAULT_N, seed: int = 0, speakers: 
                   wordings: int | None = None, compose: bool = False, groups: int = 0,
                   group_routes: str = "negation", group_fillers: float = FILLER_SHARE) -> dict:
     """Generate and write train/validation/test.jsonl and metadata.json into `out` (and `groups` stance
-    groups of the train split's wording into train_groups.jsonl); returns the metadata."""
+    groups of the train split's wording into train_groups.jsonl); returns the metadata. `wordings` caps the
+    train split's distinct wordings per preference, of composed pairs and of groups alike."""
     out = Path(out)
     splits = generate(n=n, seed=seed, speakers=speakers, wordings=wordings, compose=compose)
     metadata = build_metadata(splits, n, seed, speakers, out.name or str(out), wordings, compose, groups,
@@ -74,6 +75,6 @@ def write_dataset(out: str | Path, n: int = DEFAULT_N, seed: int = 0, speakers: 
     for split in SPLITS:
         write_pairs(out / f"{split}.jsonl", splits[split])
     if groups:
-        write_groups(out, groups, GROUP_SIDE, seed, group_routes, group_fillers)
+        write_groups(out, groups, GROUP_SIDE, seed, group_routes, group_fillers, wordings)
     atomic_write(out / "metadata.json", json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
     return metadata

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from compat.generator.generate import with_filler_sentence
 from compat.generator.ontology import Ontology, load_ontology
-from compat.generator.wording import Wording, add_noise, load_wording
+from compat.generator.wording import Wording, add_noise, capped, load_wording
 from compat.pairs import atomic_write
 
 GROUPS_FILE = "train_groups.jsonl"
@@ -35,20 +35,23 @@ FILLER_SHARE = 0.6  # statements joined to a filler sentence: chosen on validati
 Side = list[tuple[str, ...]]  # wording lists, one per route and trait
 
 
-def sides(wording: Wording, trait: str, split: str, routes: str = "negation") -> tuple[Side, Side]:
+def sides(wording: Wording, trait: str, split: str, routes: str = "negation",
+          cap: int | None = None) -> tuple[Side, Side]:
     """(pos side, neg side) of `trait` in `split`: each a list of wording lists (one per route and trait),
     so drawing a list first keeps a route with few wordings from drowning under one with thousands.
     `routes`: "negation", the side said by like / dislike / dealbreaker frames over the trait's own
     (pro) phrases and by the hand-written phrasings; "contrast" adds contrast frames ("I'd rather X than
     Y") and the antonym traits' sides said the negation way; "all" also the opposite pole's phrases
-    (dislike x anti, like x anti) and every route of the antonyms."""
+    (dislike x anti, like x anti) and every route of the antonyms. `cap`: at most that many distinct
+    wordings per trait and stance (the wording curve), drawn evenly across the kept routes; all when None."""
     if routes not in GROUP_ROUTES:
         raise ValueError(f"routes {routes!r}: choose one of {', '.join(GROUP_ROUTES)}")
 
     kept = None if routes == "all" else NEGATION_ROUTES + (("contrast",) if routes == "contrast" else ())
 
     def said(t: str, stance: str) -> list[tuple[str, ...]]:
-        return [ws for r, ws in wording.pool((t, stance), split).items() if ws and (kept is None or r in kept)]
+        pool = {r: ws for r, ws in wording.pool((t, stance), split).items() if ws and (kept is None or r in kept)}
+        return list(capped(pool, cap, f"group-cap:{t}:{stance}:{split}:{routes}").values())
 
     pos, neg = said(trait, "pos"), said(trait, "neg") + said(trait, "dealbreaker")
     for other in wording.antonyms_of(trait) if routes != "negation" else ():
@@ -64,16 +67,20 @@ def related_of(onto: Ontology, trait: str) -> list[str]:
 
 
 def stance_groups(n: int, per_side: int = GROUP_SIDE, seed: int = 0, split: str = "train",
-                  routes: str = "negation", onto: Ontology | None = None, fillers: float = FILLER_SHARE) -> list[dict]:
+                  routes: str = "negation", onto: Ontology | None = None, fillers: float = FILLER_SHARE,
+                  wordings: int | None = None) -> list[dict]:
     """`n` groups {"trait", "antonyms", "related", "pos": [per_side wordings], "neg": [per_side wordings]},
-    traits drawn evenly from `split`'s traits, each statement distinct within its group; a `fillers` share
+    traits drawn evenly from `split`'s traits, each statement distinct within its group (from at most
+    `wordings` distinct wordings per trait and stance when given: the wording curve); a `fillers` share
     of the statements joined to one of `split`'s filler sentences (drawn apart, so the share leaves the
     wordings as they are)."""
+    if wordings is not None and wordings < per_side:
+        raise ValueError(f"wordings {wordings}: a group takes {per_side} distinct wordings a side, so at least that")
     onto = onto or load_ontology()
     wording = load_wording(onto)
     rng = random.Random(f"groups:{seed}:{split}")
     traits = onto.traits_in(split)
-    by_trait = {t: sides(wording, t, split, routes) for t in traits}
+    by_trait = {t: sides(wording, t, split, routes, wordings) for t in traits}
     out = []
     for i in range(n):
         trait = traits[i % len(traits)] if i < n - n % len(traits) else rng.choice(traits)
@@ -106,10 +113,11 @@ def dressed(groups: list[dict], share: float, fillers: tuple[str, ...], rng: ran
 
 
 def write_groups(out: str | Path, n: int, per_side: int = GROUP_SIDE, seed: int = 0,
-                 routes: str = "negation", fillers: float = FILLER_SHARE) -> Path:
+                 routes: str = "negation", fillers: float = FILLER_SHARE, wordings: int | None = None) -> Path:
     """Write `n` train-split stance groups to OUT/train_groups.jsonl (atomically); returns the path."""
     path = Path(out) / GROUPS_FILE
-    atomic_write(path, groups_jsonl(stance_groups(n, per_side, seed, routes=routes, fillers=fillers)))
+    groups = stance_groups(n, per_side, seed, routes=routes, fillers=fillers, wordings=wordings)
+    atomic_write(path, groups_jsonl(groups))
     return path
 
 

@@ -141,22 +141,27 @@ class Wording:
 
     def capped_pool(self, pref: Pref, split: str, cap: int | None) -> dict[str, tuple[str, ...]]:
         """The pool cut to `cap` wordings in all: an even, seeded draw across routes (the wording curve)."""
-        full = self.pool(pref, split)
-        if cap is None or sum(map(len, full.values())) <= cap:
-            return full
-        rng = random.Random(f"cap:{pref}:{split}")
-        queues = {r: rng.sample(ws, len(ws)) for r, ws in sorted(full.items())}
-        kept: dict[str, list[str]] = {r: [] for r in queues}
-        while sum(map(len, kept.values())) < cap:
-            for r, queue in queues.items():
-                if queue and sum(map(len, kept.values())) < cap:
-                    kept[r].append(queue.pop())
-        return {r: tuple(ws) for r, ws in kept.items() if ws}
+        return capped(self.pool(pref, split), cap, f"cap:{pref}:{split}")
 
     def count(self, pref: Pref, split: str | None = None) -> int:
         """Distinct wordings of `pref` in `split` (all splits together when None)."""
         splits = SPLITS if split is None else (split,)
         return len({w for s in splits for ws in self.pool(pref, s).values() for w in ws})
+
+
+def capped(routes: dict[str, tuple[str, ...]], cap: int | None, seed: str) -> dict[str, tuple[str, ...]]:
+    """`routes` (route -> wordings) cut to `cap` wordings in all, drawn evenly across routes with `seed`,
+    so a route with thousands of wordings does not crowd out one with a few; all of them when `cap` is None."""
+    if cap is None or sum(map(len, routes.values())) <= cap:
+        return routes
+    rng = random.Random(seed)
+    queues = {r: rng.sample(ws, len(ws)) for r, ws in sorted(routes.items())}
+    kept: dict[str, list[str]] = {r: [] for r in queues}
+    while sum(map(len, kept.values())) < cap:
+        for r, queue in queues.items():
+            if queue and sum(map(len, kept.values())) < cap:
+                kept[r].append(queue.pop())
+    return {r: tuple(ws) for r, ws in kept.items() if ws}
 
 
 def sentence_case(text: str) -> str:
