@@ -29,7 +29,8 @@ GROUP_ROUTES = ("negation", "contrast", "all")
 NEGATION_ROUTES = ("like", "dislike", "dealbreaker", "hand")
 GROUP_SIDE = 2  # statements per side: 16 groups a batch are 64 statements, two cosent batches' worth
 NOISE_SHARE = 0.08  # as in composed pairs: light surface noise on a small share of statements
-FILLER_SHARE = 0.6  # statements joined to a filler sentence: chosen on validation (README, "Tuning the recipe")
+# statements joined to a filler sentence: chosen on validation (docs/quality-experiments.md, "Tuning the recipe")
+FILLER_SHARE = 0.6
 
 
 Side = list[tuple[str, ...]]  # wording lists, one per route and trait

@@ -54,7 +54,8 @@ class TrainConfig:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.1
-    # pairs (cosent) and stance groups (supcon), chosen by measurement (README, "How the recipe was chosen");
+    # pairs (cosent) and stance groups (supcon), chosen by measurement (docs/quality-experiments.md,
+    # "How the recipe was chosen");
     # without a groups file the run generates them (compat.training.data.generated_groups)
     loss: str = "cosent+supcon"
     epochs: float = 2.0

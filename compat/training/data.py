@@ -153,8 +153,8 @@ MIN_GENERATED_GROUPS = 16  # a batch of them, for a run on a handful of pairs
 def generated_groups(train_pairs: int, seed: int) -> list[dict]:
     """Stance groups for a group loss whose data brings none (a label-store snapshot, a pair file): half as
     many as there are training pairs, so a third of the batches are groups, the share chosen by measurement
-    (README, "Stance groups, measured"); drawn from the generator's train-split wording with `seed`, exactly
-    what `python -m compat generate --seed SEED --groups N` writes."""
+    (docs/quality-experiments.md, "Stance groups, measured"); drawn from the generator's train-split
+    wording with `seed`, exactly what `python -m compat generate --seed SEED --groups N` writes."""
     from compat.generator.groups import stance_groups
 
     return stance_groups(max(MIN_GENERATED_GROUPS, (train_pairs + 1) // 2), seed=seed)
