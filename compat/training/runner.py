@@ -79,6 +79,24 @@ def log_tail(run_dir: Path, lines: int = 30) -> str:
         return ""
 
 
+def run_summary(info: RunInfo) -> dict:
+    """One run as the run lists show it (the Train tab, `compat runs`): id, status, start, data, preset, loss,
+    steps, the soup's seeds when it is one, the stance gain taken, and validation and test AUC, Cohen's d and
+    recall@5 of the model as served (None where the run has not measured them)."""
+    config = read_json(info.path / "config.json", {}) or {}
+    settings = config.get("settings") or {}
+    metrics = read_json(info.path / "metrics.json", {}) or {}
+    summary = {"run_id": info.run_id, "status": info.status, "usable": info.usable, "error": info.error,
+               "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(info.started)) if info.started else None,
+               "data": settings.get("data"), "preset": settings.get("preset"), "loss": settings.get("loss"),
+               "steps": metrics.get("steps"), "soup_of": [i["run"] for i in metrics.get("soup") or []] or None,
+               "stance_gain": (metrics.get("stance_gain") or {}).get("chosen")}
+    for split in ("validation", "test"):
+        tuned = (metrics.get(split) or {}).get("fine_tuned") or {}
+        summary |= {f"{split}_{key}": tuned.get(key) for key in ("auc", "cohen_d", "recall_at_5")}
+    return summary
+
+
 class TrainingRunner:
     """Starts, watches and stops training runs under one runs directory."""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import time
 from pathlib import Path
 
 import gradio as gr
@@ -24,6 +23,7 @@ from compat.training.runner import (
     log_tail,
     read_events,
     read_json,
+    run_summary,
     store_snapshot,
     train_arguments,
 )
@@ -175,15 +175,9 @@ def refresh(selected: str):
 
 
 def runs_table() -> list[list]:
-    rows = []
-    for r in default_runner().runs():
-        settings = (read_json(r.path / "config.json", {}) or {}).get("settings") or {}
-        test = ((read_json(r.path / "metrics.json", {}) or {}).get("test") or {})
-        tuned = test.get("fine_tuned") or {}
-        rows.append([r.run_id, r.status, time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started or 0)),
-                     str(settings.get("data", ""))[-40:], settings.get("preset", ""), settings.get("loss", ""),
-                     tuned.get("auc"), tuned.get("cohen_d")])
-    return rows
+    rows = [run_summary(r) for r in default_runner().runs()]
+    return [[r["run_id"], r["status"], r["started"] or "", str(r["data"] or "")[-40:], r["preset"] or "",
+             r["loss"] or "", r["test_auc"], r["test_cohen_d"]] for r in rows]
 
 
 def use_model(run_id: str) -> str:
