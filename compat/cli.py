@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("compat.generator.cli", "write a synthetic data set (train/validation/test)"),
     "train": ("compat.training.cli", "one training run"),
     "soup": ("compat.training.cli", "one model from the averaged weights of several finished runs"),
+    "runs": ("compat.training.runs_cli", "the app's training runs: list, use, stop, delete, compare"),
     "evaluate": ("compat.evaluation.cli", "metrics of one model on one pair file"),
     "score": ("compat.score_cli", "one compatibility score"),
     "import": ("compat.store.cli", "add a pair file to the label store"),
