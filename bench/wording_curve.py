@@ -90,7 +90,8 @@ def run_one(out: Path, cap: str, seed: int, args: argparse.Namespace) -> dict:
         train_wordings = min(float(cap), train_wordings) if cap != "all" else train_wordings
     return {
         "kind": args.kind, "cap": cap, "seed": seed, "loss": args.loss if args.kind == "composed" else "default",
-        "steps": args.steps if args.kind == "composed" else metrics.get("steps"), "n": args.n,
+        "steps": args.steps if args.kind == "composed" else metrics.get("steps"),
+        **({"n": args.n} if args.kind == "composed" else {}),
         "train_wordings_mean": train_wordings,
         **{f"{name}_{key}": metrics[name]["fine_tuned"][key] for name in ("validation", "test", "natural_pairs")
            for key in ("auc", "cohen_d", "recall_at_5") if name in metrics},
