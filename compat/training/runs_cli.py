@@ -57,7 +57,7 @@ def table(summaries: list[dict]) -> str:
 
 
 def run_runs(args: argparse.Namespace) -> int:
-    from compat.training.runner import RunnerBusy, default_runner, run_summary
+    from compat.training.runner import ACTIVE, RunnerBusy, default_runner, run_summary
 
     runner = default_runner()
     action = args.action or "list"
@@ -70,13 +70,14 @@ def run_runs(args: argparse.Namespace) -> int:
     elif action == "use":
         print(use(runner, args.run_id))
     elif action == "stop":
-        info = existing(runner, args.run_id)
-        after = runner.stop(args.run_id)
-        print(f"run {args.run_id} is {after.status}" + ("" if info.status != after.status or info.status
-                                                       not in ("starting", "running") else ": asked to stop"))
+        if existing(runner, args.run_id).status in ACTIVE:
+            runner.stop(args.run_id)
+            print(f"run {args.run_id}: asked to stop; it saves at its next step and ends 'stopped'")
+        else:
+            print(f"run {args.run_id} is {runner.info(args.run_id).status}: nothing to stop")
     elif action == "delete":
         infos = [existing(runner, run_id) for run_id in args.run_ids]  # every one exists before any goes
-        busy = [i.run_id for i in infos if i.status in ("starting", "running")]
+        busy = [i.run_id for i in infos if i.status in ACTIVE]
         if busy:
             raise CommandFailed(f"run {busy[0]} is still running; `python -m compat runs stop {busy[0]}` first "
                                 "(nothing was deleted)")
