@@ -140,6 +140,26 @@ def test_cli_prints_the_best_matches(tmp_path):
 
 
 @needs_default
+def test_cli_matches_with_the_model_the_app_uses(tmp_path, compat_home):
+    """Without --model, `match` ranks by the active fine-tuned model (`compat runs use`), as the Score tab does."""
+    import shutil
+
+    from compat.active import set_active
+
+    pool = tmp_path / "pool.txt"
+    pool.write_text("\n".join(_statements("test.jsonl", 20)) + "\n")
+    args = ("match", "--pool", str(pool), "--query", "I'd never date a smoker", "--k", "3", "--json")
+    assert json.loads(_run(*args).stdout)["model"] == "default"  # nothing chosen: the shipped model
+    chosen = tmp_path / "my-run"
+    shutil.copytree(DEFAULT_MODEL_DIR, chosen)
+    set_active(str(chosen))
+    done = _run(*args)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["model"] == str(chosen) and f"model {chosen}" in done.stderr
+    assert json.loads(_run(*args, "--model", "base").stdout)["model"] == "base"
+
+
+@needs_default
 def test_score_tab_matches_an_uploaded_pool(tmp_path, compat_home):
     from compat.ui.score_tab import find_pool_matches
 
