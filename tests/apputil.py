@@ -103,3 +103,18 @@ def browser_page():
             yield page
         finally:
             browser.close()
+
+
+def score_and_open_raw_cosines(page, text_a: str, text_b: str) -> None:
+    """Score two statements in the Score tab and open "Raw cosines" once the page has settled: the message
+    is set by every finished score (the number boxes hold a value before that), and the verdict above the
+    accordion by the step chained after it.
+    Clicking before the verdict lands can hit the accordion while the verdict pushes it down the page."""
+    page.get_by_label("Person A").fill(text_a)
+    page.get_by_label("Person B").fill(text_b)
+    page.get_by_role("button", name="Score", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#score-message textarea')?.value.length > 0",
+                           timeout=60_000)
+    page.wait_for_selector("#compat-verdict", timeout=60_000)
+    page.get_by_text("Raw cosines").click()  # the verdict leads; the cosines are one click away
+    page.wait_for_selector("#score-base input", state="visible")

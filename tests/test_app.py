@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from apputil import browser_page
+from apputil import browser_page, score_and_open_raw_cosines
 
 pytestmark = pytest.mark.slow  # every test talks to a real app
 
@@ -43,13 +43,8 @@ def test_html_emoji_and_right_to_left_text_score_as_the_library_scores_them(app_
 def test_browser_types_two_statements_and_sees_the_score(app_server):
     with browser_page() as page:
         page.goto(app_server.url)
-        page.get_by_label("Person A").fill("boy: I love lazy Sundays")
-        page.get_by_label("Person B").fill("girl: <b>Weekends</b> are pajamas and a good novel")
-        page.get_by_role("button", name="Score", exact=True).click()
-        # the message is set by every finished score; the number boxes hold a value before that
-        page.wait_for_function("() => document.querySelector('#score-message textarea')?.value.length > 0",
-                               timeout=60_000)
-        page.get_by_text("Raw cosines").click()  # the verdict leads; the cosines are one click away
+        score_and_open_raw_cosines(page, "boy: I love lazy Sundays",
+                                   "girl: <b>Weekends</b> are pajamas and a good novel")
         value = float(page.locator("#score-base input").input_value())
         assert -1 <= value <= 1 and value != 0
         assert page.locator("b", has_text="Weekends").count() == 0  # shown as text, not markup

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from apputil import browser_page, running_app
+from apputil import browser_page, running_app, score_and_open_raw_cosines
 
 pytestmark = pytest.mark.slow  # every test talks to a real app
 
@@ -116,12 +116,7 @@ def test_typed_html_and_script_never_run_in_the_browser(app_server):
         dialogs = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(app_server.url)
-        page.get_by_label("Person A").fill(payload_a)
-        page.get_by_label("Person B").fill(payload_b)
-        page.get_by_role("button", name="Score", exact=True).click()
-        page.wait_for_function("() => document.querySelector('#score-message textarea')?.value.length > 0",
-                               timeout=60_000)
-        page.get_by_text("Raw cosines").click()  # the verdict leads; the cosines are one click away
+        score_and_open_raw_cosines(page, payload_a, payload_b)
         base = page.locator("#score-base input")
         page.wait_for_function("el => el.value !== ''", arg=base.element_handle(), timeout=60_000)
         assert -1 <= float(base.input_value()) <= 1
