@@ -62,7 +62,7 @@ def run_runs(args: argparse.Namespace) -> int:
     runner = default_runner()
     action = args.action or "list"
     if action == "list":
-        summaries = [run_summary(r) for r in runner.runs()] if runner.root.is_dir() else []
+        summaries = [run_summary(r) for r in runner.runs()]
         if getattr(args, "json", False):
             print(json.dumps(summaries, indent=1))
         else:
